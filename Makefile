@@ -1,0 +1,47 @@
+# sdgen site. `make demo` to try it, `make run` on your own results, `make test` to check it.
+PYTHON ?= python3
+HOST ?= 127.0.0.1
+PORT ?= 8000
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DEMO_ENV := SDGEN_DATA_DIR=$(CURDIR)/var/demo SDGEN_RESULTS_DIR=$(CURDIR)/var/demo/results
+SERVE := $(PY) -m gunicorn sdgen_site.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+
+.PHONY: demo run test setup bench clean
+
+$(PY):
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sdgen site needs Python 3.10 or newer, found " + sys.version.split()[0])'
+	$(PYTHON) -m venv $(VENV)
+
+$(INSTALLED): $(PY) requirements.txt requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $(INSTALLED)
+
+# Database, static files and the first admin account, for whichever SDGEN_DATA_DIR is set.
+setup: $(INSTALLED)
+	@$(PY) manage.py migrate --noinput -v0
+	@$(PY) manage.py collectstatic --noinput -v0
+	@$(PY) manage.py createinitialadmin
+
+test: $(INSTALLED)
+	$(PY) -m pytest
+
+demo: $(INSTALLED)
+	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
+	@[ -d var/demo/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
+	@$(DEMO_ENV) $(PY) manage.py syncsessions
+	@echo "Demo library ready: open http://$(HOST):$(PORT)/admin/ (credentials in var/demo/initial-admin.txt). Ctrl+C stops."
+	@$(DEMO_ENV) $(SERVE)
+
+run: $(INSTALLED)
+	@$(MAKE) --no-print-directory setup
+	@$(PY) manage.py syncsessions
+	@echo "Serving http://$(HOST):$(PORT)/admin/. Ctrl+C stops."
+	@$(SERVE)
+
+bench: $(INSTALLED)
+	$(PY) bench/sync.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

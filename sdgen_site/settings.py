@@ -1,0 +1,176 @@
+"""Django settings for sdgen site.
+
+Everything a user may change comes from environment variables (see the README's settings
+table); the readers in ``sdgen_site.env`` fail loudly on values they cannot use.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zoneinfo
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+from sdgen_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+# --- sdgen settings -------------------------------------------------------------------------
+
+SDGEN_RESULTS_DIR = Path(env_str("SDGEN_RESULTS_DIR", "./results")).expanduser().resolve()
+SDGEN_DATA_DIR = Path(env_str("SDGEN_DATA_DIR", "./var")).expanduser().resolve()
+SDGEN_THUMBNAILS_DIR = (
+    Path(env_str("SDGEN_THUMBNAILS_DIR", str(SDGEN_DATA_DIR / "thumbnails"))).expanduser().resolve()
+)
+SDGEN_WATCH_MODE = env_choice("SDGEN_WATCH_MODE", "auto", ("auto", "native", "polling"))
+SDGEN_POLL_INTERVAL = env_float("SDGEN_POLL_INTERVAL", 2.0, minimum=0.05)
+# Fractional minutes are accepted so tests and demos can use a short stale window.
+SDGEN_STALE_AFTER = env_float("SDGEN_STALE_AFTER", 30.0, minimum=0.001)
+SDGEN_COMPLETE_THRESHOLD = env_float("SDGEN_COMPLETE_THRESHOLD", 95.0, minimum=0.0, maximum=100.0)
+SDGEN_THUMBNAIL_HEIGHT = env_int("SDGEN_THUMBNAIL_HEIGHT", 240, minimum=16, maximum=4096)
+SDGEN_THUMBNAIL_QUALITY = env_int("SDGEN_THUMBNAIL_QUALITY", 85, minimum=1, maximum=100)
+SDGEN_THUMBNAIL_METHOD = env_int("SDGEN_THUMBNAIL_METHOD", 6, minimum=0, maximum=6)
+SDGEN_THUMBNAIL_WORKERS = env_int("SDGEN_THUMBNAIL_WORKERS", os.cpu_count() or 1, minimum=1)
+SDGEN_TIME_ZONE = env_str("SDGEN_TIME_ZONE", "UTC")
+try:
+    zoneinfo.ZoneInfo(SDGEN_TIME_ZONE)
+except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"SDGEN_TIME_ZONE={SDGEN_TIME_ZONE!r} is not a known time zone") from None
+
+SDGEN_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _secret_key(data_dir: Path) -> str:
+    """The key from the environment, else one generated once and kept in the data dir."""
+    from_env = env_str("DJANGO_SECRET_KEY", "")
+    if from_env:
+        return from_env
+    key_file = data_dir / "secret_key"
+    try:
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        key = key_file.read_text(encoding="ascii").strip()
+        if not key:
+            raise ImproperlyConfigured(f"{key_file} is empty; delete it to generate a new key") from None
+        return key
+    key = secrets.token_urlsafe(50)
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(key + "\n")
+    return key
+
+
+SECRET_KEY = _secret_key(SDGEN_DATA_DIR)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1"])
+
+# --- Django ---------------------------------------------------------------------------------
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "django_filters",
+    "sessions.apps.SessionsConfig",
+    "thumbnails.apps.ThumbnailsConfig",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sdgen_site.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "sdgen_site.wsgi.application"
+
+
+def _database(url: str) -> dict:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_URL is not usable: {exc}") from None
+    if config["ENGINE"] == "django.db.backends.sqlite3":
+        # The watcher and the web server write from different processes: WAL lets readers
+        # proceed during a write, IMMEDIATE transactions take the write lock up front (no
+        # deadlocking lock upgrades) and the timeout waits for the lock instead of failing.
+        config["CONN_MAX_AGE"] = 0
+        config["OPTIONS"] = {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 30,
+        }
+    return config
+
+
+DATABASES = {
+    "default": _database(env_str("DATABASE_URL", f"sqlite:///{SDGEN_DATA_DIR / 'sdgen.sqlite3'}")),
+}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = SDGEN_DATA_DIR / "static"
+# WhiteNoise serves the admin's and the API's static files from the app server itself.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+
+SDGEN_LOG_LEVEL = env_choice("SDGEN_LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR"))
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)-7s %(name)s: %(message)s"},
+    },
+    "handlers": {
+        "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
+    },
+    "loggers": {
+        "sessions": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
+        "thumbnails": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
+        "sdgen_site": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
+    },
+}
