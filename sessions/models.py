@@ -1,0 +1,295 @@
+"""Sessions (one generator run each), their cached stats and images, user metadata, events.
+
+The manifest on disk is the source of truth: ``Session``'s counts, ``SessionStats`` and
+``SessionImage`` are a cache rebuilt from it. ``SessionMetadata`` and ``Event`` are the
+user's and the system's own records and are never rebuilt.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, NoReturn
+
+from django.db import connections, models
+from django.db.models import Q
+
+from sessions.stats import from_ns
+
+SYSTEM_PERFORMER = "system"
+
+
+class SessionStatus(models.TextChoices):
+    ONGOING = "ongoing"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+class EventSource(models.TextChoices):
+    WATCHDOG = "watchdog"
+    SYSTEM = "system"
+    ADMIN = "admin"
+    API = "api"
+
+
+class EventKind(models.TextChoices):
+    DISCOVERED = "discovered"
+    STATUS_CHANGED = "status_changed"
+    MISSING = "missing"
+    RESTORED = "restored"
+
+
+class SessionQuerySet(models.QuerySet["Session"]):
+    def present(self) -> SessionQuerySet:
+        return self.filter(is_missing=False)
+
+    def ongoing(self) -> SessionQuerySet:
+        return self.filter(status=SessionStatus.ONGOING)
+
+    def stale(self, *, inactive_since: datetime) -> SessionQuerySet:
+        """Ongoing sessions whose folder has shown no change since ``inactive_since``."""
+        return self.ongoing().filter(last_activity_at__lt=inactive_since)
+
+
+class Session(models.Model):
+    """A session folder under the results root, identified by its folder name."""
+
+    uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    name = models.CharField(max_length=255, unique=True, help_text="Folder name under the results root.")
+    status = models.CharField(max_length=16, choices=SessionStatus.choices, db_index=True)
+    status_source = models.CharField(max_length=16, choices=EventSource.choices)
+    status_changed_at = models.DateTimeField()
+    # Set when a person or the stale rule sets the status: the manifest's mtime at that moment
+    # (0 without a manifest). Until the manifest changes again its status does not override.
+    status_pinned_manifest_ns = models.BigIntegerField(null=True, blank=True)
+
+    has_manifest = models.BooleanField(default=False)
+    is_missing = models.BooleanField(default=False, db_index=True)
+    sync_error = models.TextField(null=True, blank=True)
+
+    created_at = models.DateTimeField(db_index=True, help_text="When the run started.")
+    images_actual = models.PositiveIntegerField(default=0, db_index=True)
+    images_expected = models.PositiveIntegerField(null=True, blank=True)
+    completion_percentage = models.FloatField(null=True, blank=True, db_index=True)
+    last_activity_at = models.DateTimeField(help_text="Newest change seen in the folder (stale rule).")
+
+    # Change detection: a folder whose directory and manifest stats match is not read again.
+    folder_mtime_ns = models.BigIntegerField(null=True, blank=True)
+    manifest_mtime_ns = models.BigIntegerField(null=True, blank=True)
+    manifest_size = models.BigIntegerField(null=True, blank=True)
+
+    first_seen_at = models.DateTimeField()
+    synced_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(db_index=True)
+
+    objects = SessionQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status", "last_activity_at"], name="session_status_activity")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SessionStats(models.Model):
+    """Stats derived from the manifest (SPEC section 3); absent without a readable manifest."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True, related_name="stats")
+    sd_model = models.CharField(max_length=500, null=True, blank=True, db_index=True)
+    sampler_name = models.CharField(max_length=200, null=True, blank=True)
+    scheduler = models.CharField(max_length=200, null=True, blank=True)
+    steps = models.IntegerField(null=True, blank=True)
+    cfg_scale = models.FloatField(null=True, blank=True)
+    width = models.IntegerField(null=True, blank=True)
+    height = models.IntegerField(null=True, blank=True)
+    template_version = models.CharField(max_length=100, null=True, blank=True)
+    generation_mode = models.CharField(max_length=100, null=True, blank=True)
+    seed_mode = models.CharField(max_length=100, null=True, blank=True)
+    seed_base = models.BigIntegerField(null=True, blank=True)
+    seed_min = models.BigIntegerField(null=True, blank=True)
+    seed_max = models.BigIntegerField(null=True, blank=True)
+    resolved_prompt = models.TextField(null=True, blank=True)
+    negative_prompt = models.TextField(null=True, blank=True)
+    images_recorded = models.PositiveIntegerField(default=0)
+    is_seed_sweep = models.BooleanField(default=False, db_index=True)
+    placeholders = models.JSONField(default=dict, blank=True)
+    variations_summary = models.JSONField(default=dict, blank=True)
+    variations_theoretical = models.BigIntegerField(null=True, blank=True)
+    manifest_generated_at = models.DateTimeField(null=True, blank=True)
+    first_image_created_at = models.DateTimeField(null=True, blank=True)
+    last_image_created_at = models.DateTimeField(null=True, blank=True)
+    stats_computed_at = models.DateTimeField()
+    stats_version = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "session stats"
+
+    def __str__(self) -> str:
+        return f"stats of {self.session_id}"
+
+
+class SessionImageQuerySet(models.QuerySet["SessionImage"]):
+    INSERT_FIELDS = (
+        "session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations",
+        "file_size", "mtime_ns", "width", "height",
+    )
+
+    def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
+        """Insert plain tuples ordered as ``INSERT_FIELDS`` in one statement.
+
+        A first sync writes hundreds of thousands of rows; ``bulk_create`` spends most of its
+        time compiling SQL per object, which this skips. No signals, no returned keys.
+        """
+        if not rows:
+            return 0
+        connection = connections[self.db]
+        model = self.model
+        columns = [model._meta.get_field(name.removesuffix("_id")).column for name in self.INSERT_FIELDS]
+        json_position = self.INSERT_FIELDS.index("applied_variations")
+        adapt_json = connection.ops.adapt_json_value
+        table = connection.ops.quote_name(model._meta.db_table)
+        column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
+        params = []
+        for row in rows:
+            row = list(row)
+            row[json_position] = adapt_json(row[json_position], None)
+            params.append(row)
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                # COPY is several times faster than psycopg's pipelined executemany.
+                with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                    for row in params:
+                        copy.write_row(row)
+            else:
+                placeholders = ", ".join(["%s"] * len(columns))
+                cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", params)
+        return len(params)
+
+
+class SessionImage(models.Model):
+    """An image of a session: a file on disk, an entry in the manifest, or both."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="images")
+    filename = models.CharField(max_length=255)
+    index = models.IntegerField(null=True, blank=True)
+    seed = models.BigIntegerField(null=True, blank=True)
+    prompt = models.TextField(null=True, blank=True)
+    negative_prompt = models.TextField(null=True, blank=True)
+    applied_variations = models.JSONField(default=dict, blank=True)
+    # Null size and mtime: the manifest records the image but the file is not on disk.
+    file_size = models.BigIntegerField(null=True, blank=True)
+    mtime_ns = models.BigIntegerField(null=True, blank=True)
+    width = models.IntegerField(null=True, blank=True)
+    height = models.IntegerField(null=True, blank=True)
+
+    objects = SessionImageQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["session", "index", "filename"]
+        constraints = [models.UniqueConstraint(fields=["session", "filename"], name="unique_image_per_session")]
+        indexes = [models.Index(fields=["session", "index"], name="image_session_index")]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    @property
+    def exists(self) -> bool:
+        return self.file_size is not None
+
+    @property
+    def created_at(self) -> datetime | None:
+        return from_ns(self.mtime_ns) if self.mtime_ns is not None else None
+
+
+class UserRating(models.TextChoices):
+    LIKE = "like"
+    DISLIKE = "dislike"
+
+
+class SessionMetadata(models.Model):
+    """What the user says about a session. Kept through rebuilds and disappearances."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True, related_name="metadata")
+    is_test = models.BooleanField(default=False, db_index=True)
+    is_complete = models.BooleanField(default=False)
+    is_favorite = models.BooleanField(default=False, db_index=True)
+    user_rating = models.CharField(max_length=8, choices=UserRating.choices, null=True, blank=True)
+    user_note = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True, db_index=True)
+
+    class Meta:
+        verbose_name_plural = "session metadata"
+
+    def __str__(self) -> str:
+        return f"metadata of {self.session_id}"
+
+
+class SessionTag(models.Model):
+    """One tag of a session's metadata; ``position`` keeps the user's order."""
+
+    metadata = models.ForeignKey(SessionMetadata, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=64, db_index=True)
+    position = models.PositiveSmallIntegerField()
+
+    class Meta:
+        ordering = ["metadata", "position"]
+        constraints = [models.UniqueConstraint(fields=["metadata", "name"], name="unique_tag_per_session")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an event."""
+
+
+class EventQuerySet(models.QuerySet["Event"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("events are append-only: they cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+    # Django's internal bulk deletion path (used by cascades) bypasses delete().
+    def _raw_delete(self, using: Any) -> NoReturn:
+        raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+
+class Event(models.Model):
+    """One entry of a session's append-only history (SPEC section 5)."""
+
+    record_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    session = models.ForeignKey(Session, on_delete=models.PROTECT, related_name="events")
+    kind = models.CharField(max_length=16, choices=EventKind.choices, db_index=True)
+    from_status = models.CharField(max_length=16, choices=SessionStatus.choices, null=True, blank=True)
+    to_status = models.CharField(max_length=16, choices=SessionStatus.choices, null=True, blank=True)
+    source = models.CharField(max_length=16, choices=EventSource.choices, db_index=True)
+    performer_id = models.CharField(max_length=150, db_index=True)
+    reason = models.TextField(blank=True, default="")
+    timestamp = models.DateTimeField(db_index=True)
+
+    objects = EventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["timestamp", "id"]
+        indexes = [models.Index(fields=["session", "timestamp"], name="event_session_time")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="status_changed") | (Q(from_status__isnull=False) & Q(to_status__isnull=False)),
+                name="status_change_has_both_ends",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.from_status or ''}→{self.to_status or ''} ({self.source})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("events are append-only: an existing event cannot be saved again")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AppendOnlyError("events are append-only: they cannot be deleted")
