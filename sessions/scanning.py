@@ -1,0 +1,178 @@
+"""Reading the results folder: which sub-folders are sessions, and what each one holds.
+
+Only directory listings and ``stat`` calls happen here, plus the 24-byte PNG header read for
+image dimensions; manifests are parsed by ``sessions.manifest``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessions.manifest import MANIFEST_NAME
+from sessions.stats import FolderListing, ImageFile, is_image_name
+
+logger = logging.getLogger(__name__)
+
+DRYRUN_FOLDER = "dryrun"
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class ResultsDirError(Exception):
+    """The results root cannot be used (missing, not a folder, unreadable)."""
+
+
+class FolderUnreadable(Exception):
+    """A session folder cannot be listed; ``str(error)`` says why."""
+
+
+@dataclass(frozen=True)
+class FolderStamp:
+    """The cheap fingerprint of a session folder: its mtime and its manifest's stat."""
+
+    name: str
+    mtime_ns: int
+    manifest_mtime_ns: int | None
+    manifest_size: int | None
+
+
+def check_results_dir(results_dir: Path) -> Path:
+    if not results_dir.exists():
+        raise ResultsDirError(f"results folder {results_dir} does not exist")
+    if not results_dir.is_dir():
+        raise ResultsDirError(f"results folder {results_dir} is not a folder")
+    if not os.access(results_dir, os.R_OK | os.X_OK):
+        raise ResultsDirError(f"results folder {results_dir} cannot be read: permission denied")
+    return results_dir
+
+
+def is_session_folder_name(name: str) -> bool:
+    """Folder names that are never sessions: dry runs and hidden folders."""
+    return name != DRYRUN_FOLDER and not name.startswith(".")
+
+
+def iter_session_stamps(results_dir: Path) -> Iterator[FolderStamp]:
+    """Stamp every candidate session folder under the root (two ``stat`` calls each)."""
+    try:
+        entries = os.scandir(results_dir)
+    except OSError as exc:
+        raise ResultsDirError(f"results folder {results_dir} cannot be listed: {exc.strerror or exc}") from None
+    with entries:
+        for entry in entries:
+            if not is_session_folder_name(entry.name):
+                continue
+            if not _is_storable(entry.name):
+                logger.warning("skipping folder %r: its name is not valid UTF-8", entry.name)
+                continue
+            try:
+                # Symlinked folders are not followed: files must resolve inside the root.
+                if not entry.is_dir(follow_symlinks=False):
+                    continue
+                yield _stamp(entry.name, entry.path, entry.stat(follow_symlinks=False).st_mtime_ns)
+            except FileNotFoundError:
+                continue  # removed while listing
+
+
+def stamp_session_folder(results_dir: Path, name: str) -> FolderStamp | None:
+    """The stamp of one named folder, or None when it is not (or no longer) a folder."""
+    if not is_session_folder_name(name) or not _is_storable(name) or "/" in name or name in ("", ".."):
+        return None
+    path = os.path.join(results_dir, name)
+    try:
+        stat = os.stat(path, follow_symlinks=False)
+    except OSError:
+        return None
+    if not os.path.isdir(path) or os.path.islink(path):
+        return None
+    return _stamp(name, path, stat.st_mtime_ns)
+
+
+def _stamp(name: str, path: str, mtime_ns: int) -> FolderStamp:
+    try:
+        manifest = os.stat(os.path.join(path, MANIFEST_NAME))
+    except OSError:
+        return FolderStamp(name, mtime_ns, None, None)
+    return FolderStamp(name, mtime_ns, manifest.st_mtime_ns, manifest.st_size)
+
+
+def list_folder(results_dir: Path, name: str) -> FolderListing:
+    """List a session folder's images and manifest (not recursive, symlinks ignored)."""
+    path = os.path.join(results_dir, name)
+    images = []
+    manifest_size = manifest_mtime_ns = None
+    try:
+        folder_mtime_ns = os.stat(path, follow_symlinks=False).st_mtime_ns
+        with os.scandir(path) as entries:
+            for entry in entries:
+                entry_name = entry.name
+                is_manifest = entry_name == MANIFEST_NAME
+                if not is_manifest and not is_image_name(entry_name):
+                    continue
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # deleted while listing
+                if is_manifest:
+                    manifest_size, manifest_mtime_ns = stat.st_size, stat.st_mtime_ns
+                elif _is_storable(entry_name):
+                    images.append(ImageFile(entry_name, stat.st_size, stat.st_mtime_ns))
+                else:
+                    logger.warning("%s: skipping %r: its name is not valid UTF-8", name, entry_name)
+    except FileNotFoundError:
+        raise FolderUnreadable("the folder disappeared while being read") from None
+    except PermissionError:
+        raise FolderUnreadable("the folder cannot be read: permission denied") from None
+    except OSError as exc:
+        raise FolderUnreadable(f"the folder cannot be read: {exc.strerror or exc}") from None
+    images.sort(key=lambda image: image.name)
+    return FolderListing(name, folder_mtime_ns, images, manifest_size, manifest_mtime_ns)
+
+
+def read_image_size(path: str) -> tuple[int, int] | None:
+    """Width and height of an image, or None when the file is not (yet) a readable image.
+
+    PNGs, nearly every file here, are read from their 24-byte header with plain ``os``
+    calls, far cheaper than opening them with Pillow.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        head = os.read(fd, 24)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if head.startswith(_PNG_SIGNATURE):
+        if len(head) < 24 or head[12:16] != b"IHDR":
+            return None
+        return struct.unpack(">II", head[16:24])
+    return _size_with_pillow(path)
+
+
+def _size_with_pillow(path: str) -> tuple[int, int] | None:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError):
+        return None
+
+
+def _is_storable(name: str) -> bool:
+    # Names with bytes that are not UTF-8 arrive as surrogate escapes no database can store.
+    if name.isascii():
+        return True
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
