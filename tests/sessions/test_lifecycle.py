@@ -133,6 +133,26 @@ def test_a_failed_event_write_inside_an_outer_transaction_rolls_back_only_the_mo
         assert Session.objects.get(pk=session.pk).status == "ongoing"
 
 
+def test_a_status_changed_by_another_writer_meanwhile_is_not_overwritten(monkeypatch: pytest.MonkeyPatch) -> None:
+    session = create_session(status="ongoing")
+    read_before_the_other_write = Session.objects.get(pk=session.pk)
+    Session.objects.filter(pk=session.pk).update(status="completed")  # another process wins
+
+    class StaleRead:  # what a reader without a row lock (SQLite) may have seen
+        def only(self, *fields):
+            return self
+
+        def get(self, **lookup):
+            return read_before_the_other_write
+
+    monkeypatch.setattr(Session.objects, "select_for_update", StaleRead)
+    with pytest.raises(TransitionRefused, match="changed at the same time"):
+        transition_status(session=session, to_status="aborted", source="watchdog")
+    monkeypatch.undo()
+    assert Session.objects.get(pk=session.pk).status == "completed"
+    assert Event.objects.filter(session=session).count() == 1
+
+
 def test_event_shape_and_millisecond_utc_timestamps() -> None:
     with time_machine.travel(utc(2025, 11, 7, 12, 31, 0, 123456), tick=False):
         session = create_session()
@@ -149,7 +169,8 @@ def test_timestamps_never_go_backwards_when_the_clock_does() -> None:
     earlier = later - timedelta(hours=1)
     transition_status(session=session, to_status="completed", source="watchdog", now=earlier)
     transition_status(session=session, to_status="aborted", source="admin", performer="bob", reason="bad", now=earlier)
-    stamps = list(Event.objects.filter(session=session).values_list("timestamp", flat=True))
+    # In the order written (the model's default ordering would sort them by time).
+    stamps = list(Event.objects.filter(session=session).order_by("id").values_list("timestamp", flat=True))
     assert stamps == sorted(stamps)
     assert stamps[-1] >= later
 
@@ -159,7 +180,7 @@ def test_event_chain_invariants_over_a_sequence_of_moves() -> None:
     moves = [("completed", "watchdog"), ("aborted", "admin"), ("completed", "api"), ("aborted", "api")]
     for status, source in moves:
         transition_status(session=session, to_status=status, source=source, performer="carol", reason="r")
-    events = list(Event.objects.filter(session=session))
+    events = list(Event.objects.filter(session=session).order_by("id"))
     assert [e.kind for e in events].count("discovered") == 1
     assert events[0].kind == "discovered" and events[0].from_status is None
     for previous, event in pairwise(events):
