@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 from django.db import connections, models
@@ -293,3 +293,30 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+
+class WatcherHeartbeat(models.Model):
+    """What the running watcher last said about itself (one row), for /api/health and the admin."""
+
+    mode = models.CharField(max_length=16)
+    mode_reason = models.CharField(max_length=300, blank=True, default="")
+    pid = models.IntegerField()
+    results_dir = models.CharField(max_length=1000)
+    started_at = models.DateTimeField()
+    beat_at = models.DateTimeField()
+    last_event_at = models.DateTimeField(null=True, blank=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    sessions_watched = models.PositiveIntegerField(default=0)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    # A beat this old means the watcher is gone without saying so (killed, machine asleep).
+    RUNNING_WITHIN = timedelta(seconds=30)
+
+    class Meta:
+        verbose_name = "watcher heartbeat"
+
+    def __str__(self) -> str:
+        return f"watcher ({self.mode}, pid {self.pid})"
+
+    def is_running(self, *, now: datetime) -> bool:
+        return self.stopped_at is None and now - self.beat_at <= self.RUNNING_WITHIN

@@ -82,6 +82,8 @@ class SyncReport:
     images_written: int = 0
     images_deleted: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    # With defer_manifest_errors: unreadable manifests left untouched, to be read again shortly.
+    deferred: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -110,6 +112,7 @@ class _FolderRead:
     listing: FolderListing | None = None
     manifest: Manifest | None = None
     error: str | None = None
+    manifest_unreadable: bool = False
     counts: Counts | None = None
     stats: StatsData | None = None
     records: list[ImageRecord] = field(default_factory=list)
@@ -132,13 +135,18 @@ class SessionSynchronizer:
         results_dir: Path,
         full: bool = False,
         rebuild: bool = False,
+        defer_manifest_errors: bool = False,
         clock: Clock = timezone.now,
         time_zone: tzinfo | None = None,
         progress: Progress | None = None,
     ) -> None:
+        """``defer_manifest_errors``: leave a session whose manifest cannot be parsed as it is
+        and report it in ``SyncReport.deferred`` (the watcher reads a manifest that is being
+        rewritten again a moment later instead of recording the half-written state)."""
         self.results_dir = results_dir
         self.full = full or rebuild
         self.rebuild = rebuild
+        self.defer_manifest_errors = defer_manifest_errors
         self.clock = clock
         self.time_zone = time_zone or zoneinfo.ZoneInfo(settings.SDGEN_TIME_ZONE)
         self.progress = progress
@@ -176,6 +184,9 @@ class SessionSynchronizer:
             read = self._read_folder(name, new=name not in known)
             if not read.is_session:
                 del stamps[name]  # emptied: no manifest and no image left
+                continue
+            if read.manifest_unreadable and self.defer_manifest_errors:
+                report.deferred[name] = read.error
                 continue
             pending.append(read)
             pending_images += len(read.records)
@@ -223,6 +234,7 @@ class SessionSynchronizer:
                 read.manifest = read_manifest(self.results_dir / name / MANIFEST_NAME)
             except ManifestError as exc:
                 read.error = str(exc)
+                read.manifest_unreadable = True
             else:
                 read.stats = compute_stats(manifest=read.manifest, listing=listing, tz=self.time_zone)
         read.counts = compute_counts(manifest=read.manifest, listing=listing)
@@ -473,12 +485,13 @@ def sync_sessions(
     names: Sequence[str] | None = None,
     full: bool = False,
     rebuild: bool = False,
+    defer_manifest_errors: bool = False,
     progress: Progress | None = None,
     clock: Clock = timezone.now,
 ) -> SyncReport:
     """Sync all session folders (or ``names``) into the database; see ``SessionSynchronizer``."""
     synchronizer = SessionSynchronizer(results_dir=results_dir, full=full, rebuild=rebuild, clock=clock,
-                                       progress=progress)
+                                       defer_manifest_errors=defer_manifest_errors, progress=progress)
     return synchronizer.sync(names)
 
 
