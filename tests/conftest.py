@@ -129,3 +129,49 @@ def create_session(name: str = "20251107_120000-test", *, status: str = "ongoing
     record_events([EventSpec(session_id=session.pk, kind=EventKind.DISCOVERED, source=EventSource.WATCHDOG,
                              to_status=status)])
     return session
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def live_database_url(transactional_db: None) -> str:
+    """A DATABASE_URL for another process that points at this test's database."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
+
+
+def process_env(tmp_path: Path, database_url: str, **extra: str) -> dict[str, str]:
+    """The environment for a ``manage.py`` child process of a test."""
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "sdgen_site.settings",
+        "SDGEN_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        **extra,
+    }
+
+
+def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, every: float = 0.05,
+               what: str = "the condition") -> Any:
+    """Poll ``predicate`` (which reads what another process writes) until it is truthy."""
+    import time
+
+    from django.db import close_old_connections
+
+    deadline = time.monotonic() + timeout
+    while True:
+        close_old_connections()
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)

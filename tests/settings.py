@@ -10,3 +10,8 @@ os.environ.setdefault("DJANGO_SECRET_KEY", "test-only-secret-key")
 from sdgen_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# A file, not memory, so that the end-to-end tests' processes (the watcher, the web server)
+# open the very database the test reads. pytest-django adds a suffix per xdist worker.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["SDGEN_DATA_DIR"], "test.sqlite3")}  # noqa: F405
