@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEMO_ENV := SDGEN_DATA_DIR=$(CURDIR)/var/demo SDGEN_RESULTS_DIR=$(CURDIR)/var/demo/results
-SERVE := $(PY) -m gunicorn sdgen_site.wsgi --bind $(HOST):$(PORT) --workers 2 --threads 4 --access-logfile -
+SERVE := $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 .PHONY: demo run test setup bench clean
 
@@ -27,21 +27,22 @@ setup: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
+# A few finished runs, and one that keeps going while you look (aborted when you stop the demo).
 demo: $(INSTALLED)
 	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
 	@[ -d var/demo/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
-	@$(DEMO_ENV) $(PY) manage.py syncsessions
-	@echo "Demo library ready: open http://$(HOST):$(PORT)/admin/ (credentials in var/demo/initial-admin.txt). Ctrl+C stops."
+	@$(DEMO_ENV) $(PY) manage.py runwatchdog --once
+	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 1 --images 60 --rate 0.5 --image-size 256x384 >var/demo/live-run.log 2>&1 &
+	@echo "Demo: open http://$(HOST):$(PORT)/admin/ (user and password in var/demo/initial-admin.txt)."
 	@$(DEMO_ENV) $(SERVE)
 
 run: $(INSTALLED)
 	@$(MAKE) --no-print-directory setup
-	@$(PY) manage.py syncsessions
-	@echo "Serving http://$(HOST):$(PORT)/admin/. Ctrl+C stops."
 	@$(SERVE)
 
 bench: $(INSTALLED)
 	$(PY) bench/sync.py
+	$(PY) bench/watch.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
