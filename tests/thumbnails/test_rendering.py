@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from thumbnails.rendering import Job, Status, ThumbnailSettings, render
+
+DEFAULT = ThumbnailSettings()
+
+
+def png(path: Path, *, size: tuple[int, int] = (512, 768), mode: str = "RGB", color=(200, 30, 30)) -> Path:
+    Image.new(mode, size, color).save(path, format="PNG")
+    return path
+
+
+def job(tmp_path: Path, source: Path, settings: ThumbnailSettings = DEFAULT) -> Job:
+    return Job(str(source), str(tmp_path / "thumbs" / "run" / (source.stem + ".webp")), settings)
+
+
+def test_a_thumbnail_is_240_high_rgb_webp_with_the_aspect_kept(tmp_path: Path) -> None:
+    for size, width in [((512, 768), 160), ((832, 1216), 164), ((64, 96), 160), ((1024, 512), 480)]:
+        source = png(tmp_path / f"{size[0]}x{size[1]}.png", size=size)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.RENDERED
+        with Image.open(outcome.job.target) as thumbnail:
+            assert (thumbnail.format, thumbnail.mode, thumbnail.size) == ("WEBP", "RGB", (width, 240))
+
+
+def test_height_quality_and_method_are_settable(tmp_path: Path) -> None:
+    noisy = Image.effect_noise((512, 768), 80).convert("RGB")
+    noisy.save(tmp_path / "noisy.png")
+    sizes = {}
+    for quality in (20, 95):
+        outcome = render(Job(str(tmp_path / "noisy.png"), str(tmp_path / f"q{quality}.webp"),
+                             ThumbnailSettings(height=120, quality=quality, method=0)))
+        assert outcome.status is Status.RENDERED
+        sizes[quality] = os.path.getsize(outcome.job.target)
+        assert Image.open(outcome.job.target).size == (80, 120)
+    assert sizes[20] < sizes[95]
+
+
+@pytest.mark.parametrize(
+    ("mode", "color"),
+    [("RGBA", (255, 0, 0, 0)), ("LA", (0, 0)), ("P", None), ("L", 128), ("I;16", 1000), ("1", 1)],
+)
+def test_every_mode_becomes_rgb_with_transparency_on_white(tmp_path: Path, mode: str, color) -> None:
+    source = tmp_path / f"{mode.replace(';', '')}.png"
+    if mode == "P":
+        image = Image.new("P", (40, 60), 0)
+        image.putpalette([10, 20, 30] * 256)
+        image.info["transparency"] = 0
+        image.save(source, transparency=0)
+    else:
+        Image.new(mode, (40, 60), color).save(source)
+    outcome = render(job(tmp_path, source))
+    assert outcome.status is Status.RENDERED, outcome.error
+    with Image.open(outcome.job.target) as thumbnail:
+        assert thumbnail.mode == "RGB"
+        if mode in ("RGBA", "LA", "P"):
+            assert all(channel > 245 for channel in thumbnail.getpixel((80, 120)))  # white, not black
+
+
+def test_an_up_to_date_thumbnail_is_skipped_and_a_newer_source_renders_again(tmp_path: Path) -> None:
+    source = png(tmp_path / "a.png")
+    first = render(job(tmp_path, source))
+    assert first.status is Status.RENDERED
+    assert render(job(tmp_path, source)).status is Status.UP_TO_DATE
+    later = os.stat(first.job.target).st_mtime_ns + 1_000_000_000
+    os.utime(source, ns=(later, later))
+    assert render(job(tmp_path, source)).status is Status.RENDERED
+
+
+def test_a_source_that_is_gone_takes_its_thumbnail_with_it(tmp_path: Path) -> None:
+    source = png(tmp_path / "a.png")
+    outcome = render(job(tmp_path, source))
+    source.unlink()
+    assert render(job(tmp_path, source)).status is Status.REMOVED
+    assert not os.path.exists(outcome.job.target)
+    assert render(job(tmp_path, source)).status is Status.REMOVED  # and again, quietly
+
+
+def test_an_interrupted_write_leaves_no_webp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = png(tmp_path / "a.png")
+    original_save = Image.Image.save
+
+    def crash_half_way(self, fp, *args, **kwargs):
+        fp.write(b"RIFF\x00\x00")  # some bytes are out when the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Image.Image, "save", crash_half_way)
+    with pytest.raises(KeyboardInterrupt):
+        render(job(tmp_path, source))
+    monkeypatch.setattr(Image.Image, "save", original_save)
+    folder = tmp_path / "thumbs" / "run"
+    assert list(folder.iterdir()) == []  # neither a .webp nor a temporary file
+
+
+def test_an_existing_thumbnail_survives_a_failed_rewrite(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = png(tmp_path / "a.png")
+    target = Path(render(job(tmp_path, source)).job.target)
+    before = target.read_bytes()
+    os.utime(source, ns=(target.stat().st_mtime_ns + 10**9,) * 2)
+    monkeypatch.setattr(Image.Image, "save", lambda *a, **k: (_ for _ in ()).throw(OSError(28, "No space left")))
+    outcome = render(job(tmp_path, source))
+    assert outcome.status is Status.FAILED and "No space left" in outcome.error
+    assert target.read_bytes() == before
+    assert [p.name for p in target.parent.iterdir()] == ["a.webp"]
+
+
+class TestBadSources:
+    def test_a_zero_byte_file_is_incomplete(self, tmp_path: Path) -> None:
+        (tmp_path / "a.png").write_bytes(b"")
+        outcome = render(job(tmp_path, tmp_path / "a.png"))
+        assert outcome.status is Status.INCOMPLETE
+        assert outcome.source_stamp[0] == 0
+        assert not Path(outcome.job.target).exists()
+
+    def test_a_png_still_being_written_is_incomplete(self, tmp_path: Path) -> None:
+        buffer = io.BytesIO()
+        Image.effect_noise((512, 768), 50).save(buffer, format="PNG")
+        data = buffer.getvalue()
+        source = tmp_path / "a.png"
+        source.write_bytes(data[: len(data) // 2])
+        assert render(job(tmp_path, source)).status is Status.INCOMPLETE
+        source.write_bytes(data)
+        assert render(job(tmp_path, source)).status is Status.RENDERED
+
+    def test_a_corrupt_png_fails_with_a_reason(self, tmp_path: Path) -> None:
+        buffer = io.BytesIO()
+        Image.effect_noise((64, 96), 50).save(buffer, format="PNG")
+        data = bytearray(buffer.getvalue())
+        data[60:400] = os.urandom(340)  # garbage in the image data; the end chunk is intact
+        (tmp_path / "a.png").write_bytes(bytes(data))
+        outcome = render(job(tmp_path, tmp_path / "a.png"))
+        assert outcome.status is Status.FAILED and outcome.error.startswith("cannot decode the image")
+
+    def test_a_file_that_is_not_a_png(self, tmp_path: Path) -> None:
+        (tmp_path / "a.png").write_bytes(b"GIF89a" + b"\x00" * 30 + b"\x00\x00\x00\x00IEND\xaeB`\x82")
+        outcome = render(job(tmp_path, tmp_path / "a.png"))
+        assert outcome.status is Status.FAILED and "not a PNG" in outcome.error
+
+    @pytest.mark.parametrize(
+        ("side", "message"),
+        [(20000, "could be decompression bomb"), (9000, "9000x9000 is over the 64 megapixel limit")],
+    )
+    def test_a_decompression_bomb_is_refused_before_decoding(self, tmp_path: Path, side: int, message: str) -> None:
+        def chunk(kind: bytes, body: bytes) -> bytes:
+            return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+        # A few bytes on disk that claim side x side pixels.
+        header = struct.pack(">IIBBBBB", side, side, 8, 2, 0, 0, 0)
+        bomb = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00" * 100)) \
+            + chunk(b"IEND", b"")
+        (tmp_path / "bomb.png").write_bytes(bomb)
+        outcome = render(job(tmp_path, tmp_path / "bomb.png"))
+        assert outcome.status is Status.FAILED
+        assert message in outcome.error
+
+    def test_an_unreadable_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        source = png(tmp_path / "a.png")
+        real_open = open
+
+        def refuse(path, *args, **kwargs):
+            if str(path) == str(source):
+                raise PermissionError(13, "Permission denied")
+            return real_open(path, *args, **kwargs)
+
+        monkeypatch.setattr("builtins.open", refuse)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED and "permission denied" in outcome.error
