@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -16,8 +15,10 @@ logger = logging.getLogger(__name__)
 class ProgressReporter:
     """Callable as ``reporter(done, total)``; ``close()`` when the work ends."""
 
-    def __init__(self, *, label: str, stream: TextIO | None = None, log_every: float = 5.0) -> None:
+    def __init__(self, *, label: str, unit: str = "session", stream: TextIO | None = None,
+                 log_every: float = 5.0) -> None:
         self.label = label
+        self.unit = unit
         self.stream = stream or sys.stderr
         self.log_every = log_every
         self._bar: tqdm | None = None
@@ -27,7 +28,7 @@ class ProgressReporter:
     def __call__(self, done: int, total: int) -> None:
         if self._interactive:
             if self._bar is None:
-                self._bar = tqdm(total=total, desc=self.label, unit="session", file=self.stream, leave=False)
+                self._bar = tqdm(total=total, desc=self.label, unit=self.unit, file=self.stream, leave=False)
             self._bar.total = total
             self._bar.n = done
             self._bar.refresh()

@@ -1,0 +1,193 @@
+from __future__ import annotations
+
+import io
+import os
+import signal
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from thumbnails.models import ThumbnailCount
+from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings
+from thumbnails.services import BACKGROUND, LiveThumbnails, ThumbnailPool
+
+
+def png_bytes(size: tuple[int, int] = (64, 96)) -> bytes:
+    buffer = io.BytesIO()
+    Image.effect_noise(size, 60).convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def wait_for(live: LiveThumbnails, predicate, *, rounds: int = 100) -> None:
+    """Pump until ``predicate()``: each round waits for the pool's next outcome."""
+    for _ in range(rounds):
+        if predicate():
+            return
+        live.pump(wait=0.2)
+    assert predicate()
+
+
+class TestPool:
+    def test_live_images_newest_first_then_the_background(self) -> None:
+        started: list[str] = []
+        release = threading.Event()
+
+        def renderer(job: Job) -> Outcome:
+            started.append(job.source)
+            if job.source == "blocker":
+                release.wait(5)
+            return Outcome(job, Status.RENDERED)
+
+        pool = ThumbnailPool(workers=1, renderer=renderer, executor_factory=lambda n: ThreadPoolExecutor(n))
+        settings = ThumbnailSettings()
+        try:
+            pool.submit(Job("blocker", "t", settings))
+            while started != ["blocker"]:
+                threading.Event().wait(0.01)
+            pool.submit(Job("old session", "t", settings), tier=BACKGROUND, rank=2.0)
+            pool.submit(Job("newer session", "t", settings), tier=BACKGROUND, rank=1.0)
+            pool.submit(Job("live, first seen", "t", settings))
+            pool.submit(Job("live, last seen", "t", settings))
+            pool.submit(Job("live, last seen", "t", settings))  # already queued: once is enough
+            release.set()
+            outcomes = [pool.wait_outcome(timeout=5) for _ in range(5)]
+        finally:
+            pool.close(wait=True)
+        assert all(outcome is not None for outcome in outcomes)
+        assert started == ["blocker", "live, last seen", "live, first seen", "newer session", "old session"]
+
+    def test_the_queue_is_bounded(self) -> None:
+        block = threading.Event()
+        pool = ThumbnailPool(workers=1, max_queued=2, renderer=lambda job: block.wait(5) or Outcome(job, Status.RENDERED),
+                             executor_factory=lambda n: ThreadPoolExecutor(n))
+        settings = ThumbnailSettings()
+        try:
+            accepted = [pool.submit(Job(f"image {n}", "t", settings)) for n in range(6)]
+        finally:
+            block.set()
+            pool.close(wait=True)
+        assert accepted.count(False) >= 3
+
+    def test_a_worker_that_dies_takes_only_its_job_down(self, tmp_path: Path) -> None:
+        pool = ThumbnailPool(workers=1)
+        settings = ThumbnailSettings(method=6)
+        big = tmp_path / "big.png"
+        Image.effect_noise((4000, 6000), 60).convert("RGB").save(big, compress_level=0)
+        (tmp_path / "small.png").write_bytes(png_bytes())
+        try:
+            pool.submit(Job(str(big), str(tmp_path / "big.webp"), settings))
+            while not pool._executor._processes:  # the worker starts with the first job
+                threading.Event().wait(0.01)
+            for pid in list(pool._executor._processes):
+                os.kill(pid, signal.SIGKILL)
+            crashed = pool.wait_outcome(timeout=30)
+            assert crashed.status is Status.FAILED and "renderer failed" in crashed.error
+            pool.submit(Job(str(tmp_path / "small.png"), str(tmp_path / "small.webp"), settings))
+            after = pool.wait_outcome(timeout=30)
+        finally:
+            pool.close(wait=True)
+        assert after.status is Status.RENDERED
+
+
+@pytest.fixture
+def live(empty_results_dir: Path, thumbnails_dir: Path):
+    clock = FakeClock()
+    service = LiveThumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1,
+                             monotonic=clock)
+    service.clock = clock
+    yield service
+    service.close()
+
+
+@pytest.mark.django_db
+class TestLiveThumbnails:
+    def test_a_new_png_gets_its_thumbnail_and_the_counts_are_recorded(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path
+    ) -> None:
+        [name] = library(1)
+        source = empty_results_dir / name / "facial_expressions_0004_seed-46.png"
+        source.write_bytes(png_bytes())
+        live.image_changed(source)
+        target = thumbnails_dir / name / "facial_expressions_0004_seed-46.webp"
+        wait_for(live, target.exists)
+        live.clock.now += live.COUNT_EVERY
+        live.pump()
+        assert ThumbnailCount.objects.get(session__name=name).png_count == 5
+        assert live.report.rendered == 1
+
+    def test_a_png_still_being_written_is_tried_again_until_it_is_whole(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path
+    ) -> None:
+        [name] = library(1)
+        data = png_bytes((256, 384))
+        source = empty_results_dir / name / "slow.png"
+        source.write_bytes(data[:100])  # the first bytes of a slow copy
+        live.image_changed(source)
+        wait_for(live, lambda: source.as_posix() in live._incomplete)
+        source.write_bytes(data[:-20])
+        live.clock.now += 1
+        live.pump()  # retried: still not whole
+        wait_for(live, lambda: live._incomplete[source.as_posix()].attempts == 2)
+        with open(source, "ab") as handle:
+            handle.write(data[-20:])  # the last bytes land; no event needed
+        live.clock.now += 5
+        target = thumbnails_dir / name / "slow.webp"
+        wait_for(live, target.exists)
+        assert Image.open(target).size == (160, 240)
+        assert live._incomplete == {}
+
+    def test_a_failed_png_is_tried_again_only_when_it_changes(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        [name] = library(1)
+        source = empty_results_dir / name / "bad.png"
+        source.write_bytes(b"\x89PNG\r\n\x1a\n" + b"junk" * 20 + b"\x00\x00\x00\x00IEND\xaeB`\x82")
+        live.image_changed(source)
+        wait_for(live, lambda: live.report.failed == 1)
+        assert "bad.png: no thumbnail: cannot decode the image" in caplog.text
+        live.image_changed(source)
+        assert live.pool.queued() == 0  # the same file: not tried again
+        source.write_bytes(png_bytes())
+        os.utime(source, ns=(os.stat(source).st_mtime_ns + 10**9,) * 2)
+        live.image_changed(source)
+        wait_for(live, (thumbnails_dir / name / "bad.webp").exists)
+
+    def test_a_synced_session_gets_what_it_lacks(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path
+    ) -> None:
+        [name] = library(1)
+        live.session_synced(name)  # how polling mode notices new PNGs
+        wait_for(live, lambda: live.report.rendered == 4)
+        assert len(os.listdir(thumbnails_dir / name)) == 4
+
+    def test_the_catch_up_runs_in_the_background(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path
+    ) -> None:
+        names = library(3)
+        live.start_catch_up()
+        wait_for(live, lambda: live.report.rendered == 12)
+        assert all(len(os.listdir(thumbnails_dir / name)) == 4 for name in names)
+
+    def test_a_deleted_png_takes_its_thumbnail_with_it(
+        self, live: LiveThumbnails, library, empty_results_dir: Path, thumbnails_dir: Path
+    ) -> None:
+        [name] = library(1)
+        live.session_synced(name)
+        wait_for(live, lambda: live.report.rendered == 4)
+        source = empty_results_dir / name / "facial_expressions_0000_seed-42.png"
+        source.unlink()
+        live.image_changed(source)
+        wait_for(live, lambda: live.report.removed == 1)
+        assert not (thumbnails_dir / name / "facial_expressions_0000_seed-42.webp").exists()

@@ -1,0 +1,529 @@
+"""Thumbnails: where they live, which ones a session lacks, the smart catch-up, the pool.
+
+Rendering itself is in ``thumbnails.rendering`` and runs in worker processes; everything
+here runs in the caller's process (the watcher, ``catchupthumbnails``, the web server).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import multiprocessing
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from django.conf import settings
+from django.utils import timezone
+
+from sessions.models import Session
+from thumbnails.models import ThumbnailCount
+from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SUFFIX = ".webp"
+
+
+def thumbnail_settings() -> ThumbnailSettings:
+    return ThumbnailSettings(height=settings.SDGEN_THUMBNAIL_HEIGHT, quality=settings.SDGEN_THUMBNAIL_QUALITY,
+                             method=settings.SDGEN_THUMBNAIL_METHOD)
+
+
+def is_thumbnail_source(filename: str) -> bool:
+    """Only PNGs get thumbnails."""
+    return filename.lower().endswith(".png") and not filename.startswith(".")
+
+
+def thumbnail_path(thumbnails_dir: Path, session_name: str, filename: str) -> Path:
+    return thumbnails_dir / session_name / (os.path.splitext(filename)[0] + THUMBNAIL_SUFFIX)
+
+
+def job_for(results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str,
+            render_settings: ThumbnailSettings) -> Job:
+    return Job(str(results_dir / session_name / filename),
+               str(thumbnail_path(thumbnails_dir, session_name, filename)), render_settings)
+
+
+@dataclass
+class SessionCheck:
+    """A session's PNGs compared with its thumbnails, from two directory listings."""
+
+    name: str
+    folder_mtime_ns: int
+    png_count: int
+    up_to_date: int
+    jobs: list[Job] = field(default_factory=list)
+    orphans: list[Path] = field(default_factory=list)
+
+    @property
+    def is_complete(self) -> bool:
+        return not self.jobs and not self.orphans
+
+
+def check_session(*, results_dir: Path, thumbnails_dir: Path, name: str,
+                  render_settings: ThumbnailSettings) -> SessionCheck | None:
+    """List what the session lacks; None when its folder is gone."""
+    folder = results_dir / name
+    try:
+        folder_mtime_ns = os.stat(folder).st_mtime_ns
+        sources = _listing(folder, is_thumbnail_source)
+    except OSError:
+        return None
+    try:
+        thumbnails = _listing(thumbnails_dir / name, lambda n: n.endswith(THUMBNAIL_SUFFIX) and not n.startswith("."))
+    except OSError:
+        thumbnails = {}
+    check = SessionCheck(name, folder_mtime_ns, len(sources), 0)
+    stems = {}
+    for filename, mtime_ns in sources.items():
+        stem = os.path.splitext(filename)[0]
+        stems[stem] = filename
+        thumbnail_mtime = thumbnails.get(stem + THUMBNAIL_SUFFIX)
+        if thumbnail_mtime is not None and thumbnail_mtime > mtime_ns:
+            check.up_to_date += 1
+        else:
+            check.jobs.append(job_for(results_dir, thumbnails_dir, name, filename, render_settings))
+    check.orphans = [thumbnails_dir / name / thumbnail for thumbnail in thumbnails
+                     if thumbnail[: -len(THUMBNAIL_SUFFIX)] not in stems]
+    return check
+
+
+def _listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, int]:
+    with os.scandir(folder) as entries:
+        return {entry.name: entry.stat(follow_symlinks=False).st_mtime_ns
+                for entry in entries if wanted(entry.name) and entry.is_file(follow_symlinks=False)}
+
+
+def remove_orphans(check: SessionCheck) -> int:
+    """Delete thumbnails whose source image is gone."""
+    removed = 0
+    for path in check.orphans:
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+    return removed
+
+
+def record_count(*, session_id: int, check: SessionCheck, rendered: int) -> None:
+    ThumbnailCount.objects.update_or_create(
+        session_id=session_id,
+        defaults={"png_count": check.png_count, "thumbnail_count": check.up_to_date + rendered,
+                  "folder_mtime_ns": check.folder_mtime_ns, "counted_at": timezone.now()},
+    )
+
+
+def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False,
+                  names: Sequence[str] | None = None) -> Iterator[tuple[int, SessionCheck]]:
+    """The sessions whose thumbnails need work, newest first, as (session id, check).
+
+    A session the database knows to be complete (equal counts, folder unchanged since) is
+    skipped without touching the disk; one it knows to be incomplete or changed is always
+    checked, however old. Sessions it knows nothing about follow the original rule: check
+    them newest first and stop at the first complete one found after an incomplete one.
+    With ``full`` (or ``names``) every session is checked on disk. Complete sessions found
+    on the way are recorded and not yielded.
+    """
+    render_settings = thumbnail_settings()
+    sessions = Session.objects.present().order_by("-created_at", "-id")
+    if names is not None:
+        sessions = sessions.filter(name__in=names)
+    # Read at once (small tuples): the caller may interleave other queries, or reconnect.
+    rows = list(sessions.values_list("pk", "name", "thumbnail_count__png_count", "thumbnail_count__thumbnail_count",
+                                     "thumbnail_count__folder_mtime_ns"))
+    found_incomplete = stop_unknown = False
+    for pk, name, png_count, thumbnail_count, counted_mtime in rows:
+        known = png_count is not None
+        if not (full or names is not None):
+            if known and thumbnail_count >= png_count and _folder_mtime(results_dir / name) == counted_mtime:
+                continue
+            if not known and stop_unknown:
+                continue
+        check = check_session(results_dir=results_dir, thumbnails_dir=thumbnails_dir, name=name,
+                              render_settings=render_settings)
+        if check is None:
+            continue
+        if check.is_complete:
+            record_count(session_id=pk, check=check, rendered=0)
+            if not known and found_incomplete:
+                stop_unknown = True
+            continue
+        found_incomplete = True
+        yield pk, check
+
+
+def _folder_mtime(folder: Path) -> int | None:
+    try:
+        return os.stat(folder).st_mtime_ns
+    except OSError:
+        return None
+
+
+# --- the process pool -----------------------------------------------------------------------
+
+
+def _process_executor(workers: int) -> Executor:
+    # spawn: the watcher has threads and database connections that must not be forked.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+LIVE, BACKGROUND = 0, 1
+
+
+class ThumbnailPool:
+    """Renders jobs in ``workers`` processes, most urgent first, without blocking callers.
+
+    ``submit`` only queues (the queue is bounded: beyond ``max_queued`` it refuses); a
+    dispatcher thread hands the most urgent job over whenever a worker is about to be free. Outcomes are collected with
+    ``outcomes()``. A crashed worker takes its job down with it, not the pool.
+    """
+
+    def __init__(self, *, workers: int, max_queued: int = 10_000,
+                 renderer: Callable[[Job], Outcome] = render,
+                 executor_factory: Callable[[int], Executor] | None = None) -> None:
+        self.workers = workers
+        self.max_queued = max_queued
+        self._renderer = renderer
+        self._executor_factory = executor_factory or _process_executor
+        # One job running and one waiting per worker: no worker idles while a result travels
+        # back, and a live image waits behind at most one job per worker.
+        self._max_in_flight = 2 * workers
+        self._heap: list[tuple[tuple[int, float], int, Job]] = []
+        self._queued: set[str] = set()
+        self._counter = itertools.count()
+        self._in_flight = 0
+        self._condition = threading.Condition()
+        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._closed = False
+        self._executor = self._new_executor()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="thumbnail-dispatcher", daemon=True)
+        self._dispatcher.start()
+
+    def _new_executor(self) -> Executor:
+        return self._executor_factory(self.workers)
+
+    def submit(self, job: Job, *, tier: int = LIVE, rank: float | None = None) -> bool:
+        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first."""
+        with self._condition:
+            if self._closed:
+                return False
+            if job.source in self._queued:
+                return True
+            if len(self._heap) >= self.max_queued:
+                return False
+            key = (tier, -time.monotonic() if rank is None else rank)
+            heapq.heappush(self._heap, (key, next(self._counter), job))
+            self._queued.add(job.source)
+            self._condition.notify()
+            return True
+
+    def queued(self, tier: int | None = None) -> int:
+        with self._condition:
+            if tier is None:
+                return len(self._heap)
+            return sum(1 for (job_tier, _), _, _ in self._heap if job_tier == tier)
+
+    def busy(self) -> bool:
+        with self._condition:
+            return bool(self._heap) or self._in_flight > 0
+
+    def outcomes(self) -> list[Outcome]:
+        collected = []
+        while True:
+            try:
+                collected.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                return collected
+
+    def wait_outcome(self, timeout: float) -> Outcome | None:
+        try:
+            return self._outcomes.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self, *, wait: bool = False) -> None:
+        with self._condition:
+            self._closed = True
+            self._heap.clear()
+            self._queued.clear()
+            self._condition.notify_all()
+        self._dispatcher.join(timeout=1.0)
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._condition:
+                while not self._closed and (not self._heap or self._in_flight >= self._max_in_flight):
+                    self._condition.wait()
+                if self._closed:
+                    return
+                _, _, job = heapq.heappop(self._heap)
+                self._queued.discard(job.source)
+                self._in_flight += 1
+            try:
+                future = self._executor.submit(self._renderer, job)
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self._finished(job, None, exc)
+                continue
+            future.add_done_callback(lambda done, job=job: self._finished(job, done, None))
+
+    def _finished(self, job: Job, future: Future | None, error: BaseException | None) -> None:
+        if future is not None:
+            try:
+                outcome = future.result()
+            except BaseException as exc:  # a worker died (crash, out of memory), or shutdown
+                error = exc
+        if error is not None:
+            outcome = Outcome(job, Status.FAILED, f"the renderer failed: {error!r}")
+            if isinstance(error, BrokenProcessPool):
+                self._replace_broken_executor()
+        self._outcomes.put(outcome)
+        with self._condition:
+            self._in_flight -= 1
+            self._condition.notify()
+
+    def _replace_broken_executor(self) -> None:
+        with self._condition:
+            if self._closed or not getattr(self._executor, "_broken", False):
+                return
+            logger.warning("a thumbnail worker died; starting a new pool")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
+
+
+# --- catch-up and live service --------------------------------------------------------------
+
+
+@dataclass
+class CatchUpReport:
+    rendered: int = 0
+    up_to_date: int = 0
+    failed: int = 0
+    incomplete: int = 0
+    removed: int = 0
+    sessions: int = 0
+    seconds: float = 0.0
+    errors: dict[str, str] = field(default_factory=dict)
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome.status is Status.RENDERED:
+            self.rendered += 1
+        elif outcome.status is Status.UP_TO_DATE:
+            self.up_to_date += 1
+        elif outcome.status is Status.REMOVED:
+            self.removed += 1
+        elif outcome.status is Status.INCOMPLETE:
+            self.incomplete += 1
+        else:
+            self.failed += 1
+            self.errors[outcome.job.source] = outcome.error
+
+    def summary(self) -> str:
+        return (f"{self.rendered} rendered, {self.up_to_date} skipped (up to date), {self.failed} failed, "
+                f"{self.incomplete} still being written, {self.removed} removed; {self.sessions} sessions touched; "
+                f"{self.seconds:.1f}s")
+
+
+def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int, full: bool = False,
+                        names: Sequence[str] | None = None,
+                        progress: Callable[[int, int], None] | None = None) -> CatchUpReport:
+    """Render what the smart catch-up finds, in a pool of ``workers`` processes; wait for all."""
+    started = time.perf_counter()
+    report = CatchUpReport()
+    pool = ThumbnailPool(workers=workers)
+    outstanding: dict[int, list] = {}  # session id → [check, jobs left, rendered]
+    session_of: dict[str, int] = {}
+    submitted = done = 0
+
+    def collect(outcome: Outcome) -> None:
+        nonlocal done
+        done += 1
+        report.count(outcome)
+        pk = session_of.pop(outcome.job.source)
+        entry = outstanding[pk]
+        entry[1] -= 1
+        entry[2] += outcome.status is Status.RENDERED
+        if entry[1] == 0:
+            record_count(session_id=pk, check=entry[0], rendered=entry[2])
+            del outstanding[pk]
+        if progress:
+            progress(done, submitted)
+
+    try:
+        for rank, (pk, check) in enumerate(plan_catch_up(results_dir=results_dir, thumbnails_dir=thumbnails_dir,
+                                                         full=full, names=names)):
+            report.sessions += 1
+            report.removed += remove_orphans(check)
+            if not check.jobs:
+                record_count(session_id=pk, check=check, rendered=0)
+                continue
+            outstanding[pk] = [check, len(check.jobs), 0]
+            for job in check.jobs:
+                session_of[job.source] = pk
+                pool.submit(job, tier=BACKGROUND, rank=float(rank))
+                submitted += 1
+            # Plan only a little ahead of the workers: memory stays flat on any library.
+            while pool.queued() > workers * 8:
+                outcome = pool.wait_outcome(timeout=1.0)
+                if outcome is not None:
+                    collect(outcome)
+        while outstanding:
+            outcome = pool.wait_outcome(timeout=1.0)
+            if outcome is not None:
+                collect(outcome)
+    finally:
+        pool.close(wait=True)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class LiveThumbnails:
+    """The watcher's thumbnail side: every new PNG gets its thumbnail, newest first.
+
+    Called from the watcher's thread only; rendering happens in the pool's processes. A PNG
+    still being written is tried again with a growing delay (and on every change the watcher
+    sees); a PNG that fails is tried again once its file changes.
+    """
+
+    RETRY_FIRST = 0.25
+    RETRY_LONGEST = 5.0
+    RETRY_GIVE_UP = 120.0  # seconds a PNG may stay incomplete before it counts as failed
+    COUNT_EVERY = 2.0  # seconds between two recordings of one session's counts
+
+    def __init__(self, *, results_dir: Path, thumbnails_dir: Path, workers: int,
+                 pool: ThumbnailPool | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.results_dir = results_dir
+        self.thumbnails_dir = thumbnails_dir
+        self.settings = thumbnail_settings()
+        self.pool = pool or ThumbnailPool(workers=workers)
+        self.monotonic = monotonic
+        self.report = CatchUpReport()
+        self._plan: Iterator[tuple[int, SessionCheck]] | None = None
+        self._background_rank = itertools.count()
+        self._failed: dict[str, int] = {}  # source → its mtime when it failed
+        self._incomplete: dict[str, _Retry] = {}
+        self._dirty: set[str] = set()  # sessions whose counts changed
+        self._recorded_at: dict[str, float] = {}
+
+    def start_catch_up(self) -> None:
+        """Feed the smart catch-up to the pool in the background, behind live images."""
+        self._plan = plan_catch_up(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir)
+
+    def image_changed(self, path: Path) -> None:
+        try:
+            relative = path.relative_to(self.results_dir)
+        except ValueError:
+            return
+        if len(relative.parts) != 2 or not is_thumbnail_source(relative.parts[1]):
+            return
+        session, filename = relative.parts
+        self._submit(job_for(self.results_dir, self.thumbnails_dir, session, filename, self.settings))
+
+    def session_synced(self, name: str) -> None:
+        """Queue whatever the session lacks (in polling mode the only way PNGs are noticed)."""
+        check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
+                              render_settings=self.settings)
+        if check is None:
+            return
+        if check.orphans:
+            self.report.removed += remove_orphans(check)
+            self._dirty.add(name)
+        for job in check.jobs:
+            self._submit(job)
+
+    def pump(self, *, wait: float = 0.0) -> None:
+        """Take finished work (waiting up to ``wait`` seconds for some), retry what was still
+        being written, keep the background fed."""
+        outcomes = self.pool.outcomes()
+        if not outcomes and wait > 0:
+            first = self.pool.wait_outcome(timeout=wait)
+            outcomes = [first, *self.pool.outcomes()] if first is not None else []
+        now = self.monotonic()
+        for outcome in outcomes:
+            self._finished(outcome, now)
+        for retry in self._incomplete.values():
+            if retry.due <= now:
+                retry.due = float("inf")  # until its outcome is back
+                self.pool.submit(retry.job)
+        self._feed_background()
+        self._record_counts(now)
+
+    def close(self) -> None:
+        self.pool.close(wait=False)
+
+    def _submit(self, job: Job) -> None:
+        failed_mtime = self._failed.get(job.source)
+        if failed_mtime is not None:
+            try:
+                if os.stat(job.source).st_mtime_ns == failed_mtime:
+                    return  # still the very file that failed
+            except OSError:
+                pass
+            del self._failed[job.source]
+        self.pool.submit(job)
+
+    def _finished(self, outcome: Outcome, now: float) -> None:
+        source = outcome.job.source
+        if outcome.status is Status.INCOMPLETE:
+            retry = self._incomplete.setdefault(source, _Retry(outcome.job, first=now))
+            if now - retry.first < self.RETRY_GIVE_UP:
+                retry.due = now + min(self.RETRY_LONGEST, self.RETRY_FIRST * 2 ** retry.attempts)
+                retry.attempts += 1
+                return
+            outcome = Outcome(outcome.job, Status.FAILED, "the PNG stayed incomplete", outcome.source_stamp)
+        self._incomplete.pop(source, None)
+        self.report.count(outcome)
+        if outcome.status is Status.FAILED:
+            logger.warning("%s: no thumbnail: %s", source, outcome.error)
+            if outcome.source_stamp is not None:
+                self._failed[source] = outcome.source_stamp[1]
+        self._dirty.add(Path(source).parent.name)
+
+    def _feed_background(self) -> None:
+        while self._plan is not None and self.pool.queued() < self.pool.workers * 2:
+            try:
+                _, check = next(self._plan)
+            except StopIteration:
+                self._plan = None
+                return
+            self.report.sessions += 1
+            self.report.removed += remove_orphans(check)
+            rank = float(next(self._background_rank))
+            for job in check.jobs:
+                self.pool.submit(job, tier=BACKGROUND, rank=rank)
+            self._dirty.add(check.name)
+
+    def _record_counts(self, now: float) -> None:
+        due = [name for name in self._dirty if now - self._recorded_at.get(name, -self.COUNT_EVERY) >= self.COUNT_EVERY]
+        if not due:
+            return
+        ids = dict(Session.objects.filter(name__in=due).values_list("name", "pk"))
+        for name in due:
+            self._dirty.discard(name)
+            self._recorded_at[name] = now
+            check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
+                                  render_settings=self.settings)
+            if check is not None and name in ids:
+                record_count(session_id=ids[name], check=check, rendered=0)
+
+
+@dataclass
+class _Retry:
+    job: Job
+    first: float
+    due: float = float("inf")
+    attempts: int = 0
+
+
+def ensure_thumbnail(*, results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str) -> Outcome:
+    """Render one thumbnail now, in this process, unless an up-to-date one exists."""
+    return render(job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings()))
