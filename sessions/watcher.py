@@ -31,6 +31,7 @@ from sessions.models import Session, SessionStatus, WatcherHeartbeat
 from sessions.scanning import FolderStamp, is_session_folder_name, stamp_session_folder
 from sessions.services import SyncReport, mark_stale_sessions, sync_sessions
 from sessions.stats import is_image_name
+from thumbnails.services import LiveThumbnails
 
 logger = logging.getLogger(__name__)
 
@@ -295,7 +296,7 @@ class Watcher:
         max_delay: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = timezone.now,
-        image_listener: Callable[[Path], None] | None = None,
+        thumbnails: LiveThumbnails | None = None,
     ) -> None:
         self.results_dir = results_dir
         self.mode = mode
@@ -305,7 +306,7 @@ class Watcher:
         self.stale_every = min(60.0, max(0.2, self.stale_after.total_seconds() / 4))
         self.monotonic = monotonic
         self.now = now
-        self.image_listener = image_listener
+        self.thumbnails = thumbnails
         self.paths: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
         self.debouncer = Debouncer(quiet=quiet, max_delay=max_delay)
         self.poller = FolderPoller(results_dir)
@@ -322,8 +323,11 @@ class Watcher:
     # --- life cycle ---------------------------------------------------------------------
 
     def catch_up(self) -> SyncReport:
-        """Sync what changed while nobody watched, then close runs that went stale."""
+        """Sync what changed while nobody watched, start the thumbnail catch-up (it runs in the
+        background, behind live images), then close runs that went stale."""
         report = sync_sessions(results_dir=self.results_dir)
+        if self.thumbnails is not None:
+            self.thumbnails.start_catch_up()
         stale = mark_stale_sessions(now=self.now(), stale_after=self.stale_after)
         self.last_sync_at = self.now()
         logger.info("catch-up: %s; %d stale sessions marked aborted", report.summary(), stale)
@@ -370,6 +374,8 @@ class Watcher:
         if self.native is not None:
             self.native.stop()
             self.native = None
+        if self.thumbnails is not None:
+            self.thumbnails.close()
         try:
             _refresh_connections()
             WatcherHeartbeat.objects.filter(pk=1, pid=os.getpid()).update(stopped_at=self.now(), beat_at=self.now())
@@ -391,6 +397,8 @@ class Watcher:
         due = self.debouncer.pop_due(now)
         if due:
             self._sync(due)
+        if self.thumbnails is not None:
+            self.thumbnails.pump()
         self._periodic(now)
 
     def _wait_time(self) -> float:
@@ -428,8 +436,8 @@ class Watcher:
             if name in (".", "..") or not is_session_folder_name(name) or len(parts) > 2:
                 continue  # outside the root, dry runs, hidden or nested folders
             self.debouncer.touch(name, now)
-            if len(parts) == 2 and self.image_listener is not None and is_image_name(parts[1]):
-                self.image_listener(Path(path))
+            if len(parts) == 2 and self.thumbnails is not None and is_image_name(parts[1]):
+                self.thumbnails.image_changed(Path(path))
 
     def _polled(self) -> set[str]:
         """Active folders followed by polling: all in polling mode, else those without a native watch."""
@@ -519,6 +527,8 @@ class Watcher:
                 self._activate(name)
             else:
                 self._deactivate(name)
+            if self.thumbnails is not None and not is_missing:
+                self.thumbnails.session_synced(name)
         for name in set(names) - known:
             # Not a session (yet): a new folder is watched until its first manifest or image.
             if (self.results_dir / name).is_dir():

@@ -381,13 +381,37 @@ class TestWatcher:
         assert Session.objects.get().images_actual == 2
         assert WatcherHeartbeat.objects.get().stopped_at is not None
 
-    def test_new_images_reach_the_image_listener(self, make_watcher, empty_results_dir: Path) -> None:
-        seen: list[Path] = []
-        watcher = make_watcher(image_listener=seen.append)
-        event(watcher, empty_results_dir / "run" / "a_0000.png")
-        event(watcher, empty_results_dir / "run" / "manifest.json")
-        watcher.step(wait=False)
-        assert seen == [empty_results_dir / "run" / "a_0000.png"]
+    def test_images_reach_the_thumbnail_side_and_synced_sessions_are_checked(
+        self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
+    ) -> None:
+        class FakeThumbnails:
+            def __init__(self) -> None:
+                self.images: list[Path] = []
+                self.sessions: list[str] = []
+                self.pumps = 0
+
+            def image_changed(self, path: Path) -> None:
+                self.images.append(path)
+
+            def session_synced(self, name: str) -> None:
+                self.sessions.append(name)
+
+            def pump(self) -> None:
+                self.pumps += 1
+
+            def start_catch_up(self) -> None: ...
+
+            def close(self) -> None: ...
+
+        thumbnails = FakeThumbnails()
+        watcher = make_watcher(thumbnails=thumbnails)
+        folder = write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest(images=1))
+        event(watcher, folder / "facial_expressions_0000_seed-42.png")
+        event(watcher, folder / "manifest.json")
+        settle(watcher, clock)
+        assert thumbnails.images == [folder / "facial_expressions_0000_seed-42.png"]
+        assert thumbnails.sessions == [folder.name]
+        assert thumbnails.pumps == 2
 
 
 class TestNativeEvents:

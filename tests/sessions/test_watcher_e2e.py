@@ -100,6 +100,8 @@ def test_a_run_that_completes_then_its_folder_is_deleted_and_restored(
     assert simulator.wait(timeout=10) == 0
     assert SessionImage.objects.filter(session=session, file_size__isnull=False).count() == 6
     assert session.stats.images_recorded == 6
+    thumbnails = tmp_path / "data" / "thumbnails" / session.name
+    wait_until(lambda: len(list(thumbnails.glob("*.webp"))) == 6, what="every image's thumbnail")
 
     shutil.move(results / session.name, tmp_path / "away")
     wait_until(session_where(pk=session.pk, is_missing=True), what="the session marked missing")
