@@ -176,3 +176,19 @@ def _is_storable(name: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def resolve_inside(root: Path, *parts: str) -> Path | None:
+    """``root/part/...`` if it is an existing file that really lies under ``root``, else None.
+
+    Each part is one plain name (no separators, no ``..``, no NUL); symlinks are followed
+    and must not lead outside the root.
+    """
+    for part in parts:
+        if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
+            return None
+    real_root = os.path.realpath(root)
+    real = os.path.realpath(os.path.join(real_root, *parts))
+    if not real.startswith(real_root + os.sep) or not os.path.isfile(real):
+        return None
+    return Path(real)

@@ -15,3 +15,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # open the very database the test reads. pytest-django adds a suffix per xdist worker.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {"NAME": os.path.join(os.environ["SDGEN_DATA_DIR"], "test.sqlite3")}  # noqa: F405
+
+os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns about a missing folder)
