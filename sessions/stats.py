@@ -1,7 +1,7 @@
 """The stats rules of a session: pure functions from (manifest, folder listing) to values.
 
 Nothing here touches the disk or the database; ``sessions.scanning`` produces the listing
-and ``sessions.services`` stores the results. Bump ``STATS_VERSION`` whenever a rule changes
+and ``sessions.services.sync`` stores the results. Bump ``STATS_VERSION`` whenever a rule changes
 so stored stats computed by older rules are recomputed.
 """
 

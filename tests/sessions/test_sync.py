@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.utils import timezone as dj_timezone
 
-import sessions.services as services
+import sessions.services.sync as services
 from sessions.models import Event, Session, SessionImage, SessionMetadata, SessionStats, SessionTag
 from sessions.scanning import ResultsDirError
 from sessions.services import mark_stale_sessions, sync_sessions
@@ -296,7 +296,7 @@ class TestStatusFromTheManifest:
         rewrite_manifest(folder, lambda data: data.update(status="completed"))
         sync_sessions(results_dir=empty_results_dir)
         rewrite_manifest(folder, lambda data: data.update(status="ongoing"))
-        with caplog.at_level("INFO", logger="sessions.services"):
+        with caplog.at_level("INFO", logger="sessions.services.sync"):
             sync_sessions(results_dir=empty_results_dir)
         assert Session.objects.get().status == "completed"
         assert "manifest says ongoing, status stays completed" in caplog.text

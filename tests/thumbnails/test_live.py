@@ -11,8 +11,9 @@ import pytest
 from PIL import Image
 
 from thumbnails.models import ThumbnailCount
+from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings
-from thumbnails.services import BACKGROUND, LiveThumbnails, ThumbnailPool
+from thumbnails.services import LiveThumbnails
 
 
 def png_bytes(size: tuple[int, int] = (64, 96)) -> bytes:

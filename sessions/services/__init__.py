@@ -1,0 +1,11 @@
+"""Services: the writes that span several models. Views, commands and the watcher call these."""
+
+from sessions.services.sync import (
+    SessionSynchronizer,
+    SyncReport,
+    mark_missing,
+    mark_stale_sessions,
+    sync_sessions,
+)
+
+__all__ = ["SessionSynchronizer", "SyncReport", "mark_missing", "mark_stale_sessions", "sync_sessions"]

@@ -1,0 +1,146 @@
+"""A pool of worker processes that render thumbnails, most urgent job first."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import multiprocessing
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+
+from thumbnails.rendering import Job, Outcome, Status, render
+
+logger = logging.getLogger(__name__)
+
+def _process_executor(workers: int) -> Executor:
+    # spawn: the watcher has threads and database connections that must not be forked.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+LIVE, BACKGROUND = 0, 1
+
+
+class ThumbnailPool:
+    """Renders jobs in ``workers`` processes, most urgent first, without blocking callers.
+
+    ``submit`` only queues (the queue is bounded: beyond ``max_queued`` it refuses); a
+    dispatcher thread hands the most urgent job over whenever a worker is about to be free. Outcomes are collected with
+    ``outcomes()``. A crashed worker takes its job down with it, not the pool.
+    """
+
+    def __init__(self, *, workers: int, max_queued: int = 10_000,
+                 renderer: Callable[[Job], Outcome] = render,
+                 executor_factory: Callable[[int], Executor] | None = None) -> None:
+        self.workers = workers
+        self.max_queued = max_queued
+        self._renderer = renderer
+        self._executor_factory = executor_factory or _process_executor
+        # One job running and one waiting per worker: no worker idles while a result travels
+        # back, and a live image waits behind at most one job per worker.
+        self._max_in_flight = 2 * workers
+        self._heap: list[tuple[tuple[int, float], int, Job]] = []
+        self._queued: set[str] = set()
+        self._counter = itertools.count()
+        self._in_flight = 0
+        self._condition = threading.Condition()
+        self._outcomes: queue.SimpleQueue[Outcome] = queue.SimpleQueue()
+        self._closed = False
+        self._executor = self._new_executor()
+        self._dispatcher = threading.Thread(target=self._dispatch, name="thumbnail-dispatcher", daemon=True)
+        self._dispatcher.start()
+
+    def _new_executor(self) -> Executor:
+        return self._executor_factory(self.workers)
+
+    def submit(self, job: Job, *, tier: int = LIVE, rank: float | None = None) -> bool:
+        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first."""
+        with self._condition:
+            if self._closed:
+                return False
+            if job.source in self._queued:
+                return True
+            if len(self._heap) >= self.max_queued:
+                return False
+            key = (tier, -time.monotonic() if rank is None else rank)
+            heapq.heappush(self._heap, (key, next(self._counter), job))
+            self._queued.add(job.source)
+            self._condition.notify()
+            return True
+
+    def queued(self, tier: int | None = None) -> int:
+        with self._condition:
+            if tier is None:
+                return len(self._heap)
+            return sum(1 for (job_tier, _), _, _ in self._heap if job_tier == tier)
+
+    def busy(self) -> bool:
+        with self._condition:
+            return bool(self._heap) or self._in_flight > 0
+
+    def outcomes(self) -> list[Outcome]:
+        collected = []
+        while True:
+            try:
+                collected.append(self._outcomes.get_nowait())
+            except queue.Empty:
+                return collected
+
+    def wait_outcome(self, timeout: float) -> Outcome | None:
+        try:
+            return self._outcomes.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self, *, wait: bool = False) -> None:
+        with self._condition:
+            self._closed = True
+            self._heap.clear()
+            self._queued.clear()
+            self._condition.notify_all()
+        self._dispatcher.join(timeout=1.0)
+        self._executor.shutdown(wait=wait, cancel_futures=True)
+
+    def _dispatch(self) -> None:
+        while True:
+            with self._condition:
+                while not self._closed and (not self._heap or self._in_flight >= self._max_in_flight):
+                    self._condition.wait()
+                if self._closed:
+                    return
+                _, _, job = heapq.heappop(self._heap)
+                self._queued.discard(job.source)
+                self._in_flight += 1
+            try:
+                future = self._executor.submit(self._renderer, job)
+            except (BrokenProcessPool, RuntimeError) as exc:
+                self._finished(job, None, exc)
+                continue
+            future.add_done_callback(lambda done, job=job: self._finished(job, done, None))
+
+    def _finished(self, job: Job, future: Future | None, error: BaseException | None) -> None:
+        if future is not None:
+            try:
+                outcome = future.result()
+            except BaseException as exc:  # a worker died (crash, out of memory), or shutdown
+                error = exc
+        if error is not None:
+            outcome = Outcome(job, Status.FAILED, f"the renderer failed: {error!r}")
+            if isinstance(error, BrokenProcessPool):
+                self._replace_broken_executor()
+        self._outcomes.put(outcome)
+        with self._condition:
+            self._in_flight -= 1
+            self._condition.notify()
+
+    def _replace_broken_executor(self) -> None:
+        with self._condition:
+            if self._closed or not getattr(self._executor, "_broken", False):
+                return
+            logger.warning("a thumbnail worker died; starting a new pool")
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._new_executor()
