@@ -38,9 +38,13 @@ def noisy_png(path, size: tuple[int, int], seed: int) -> None:
 
     rng = random.Random(seed)
     base = Image.linear_gradient("L").resize(size).rotate(rng.randrange(360), expand=False)
-    colour = Image.merge("RGB", [base.point(lambda v, k=rng.random(): int(v * k)) for _ in range(3)])
+    colour = Image.merge("RGB", [base.point(_scaled(rng.random())) for _ in range(3)])
     grain = Image.merge("RGB", [Image.effect_noise(size, 24) for _ in range(3)])
     Image.blend(colour, grain, 0.35).save(path, format="PNG")
+
+
+def _scaled(factor: float):
+    return lambda value: int(value * factor)
 
 
 def make_sessions(results: Path, per_size: int) -> list[str]:

@@ -22,7 +22,7 @@ def add_results_argument(parser: argparse.ArgumentParser) -> None:
         metavar="DIR",
         type=Path,
         default=None,
-        help="results folder to read (default: SDGEN_RESULTS_DIR, now %s)" % settings.SDGEN_RESULTS_DIR,
+        help=f"results folder to read (default: SDGEN_RESULTS_DIR, now {settings.SDGEN_RESULTS_DIR})",
     )
 
 
