@@ -226,6 +226,13 @@ class SessionMetadata(models.Model):
     def __str__(self) -> str:
         return f"metadata of {self.session_id}"
 
+    @property
+    def tag_list(self) -> list[str]:
+        """Tag names in the user's order (uses prefetched tags when there are)."""
+        if self._state.adding:
+            return []
+        return [tag.name for tag in self.tags.all()]
+
 
 class SessionTag(models.Model):
     """One tag of a session's metadata; ``position`` keeps the user's order."""

@@ -1,9 +1,28 @@
 from __future__ import annotations
 
 from django.urls import path
+from rest_framework.routers import DynamicRoute, SimpleRouter
 
-from sessions.views import SessionImageFileView
+from sessions.views import HealthView, LibraryStatsView, SessionImageFileView, SessionViewSet
+
+
+class ContractRouter(SimpleRouter):
+    """The contract's paths: list and detail end with a slash (sessions/, sessions/{name}/),
+    extra actions do not (sessions/{name}/stats, sessions/recent/liked)."""
+
+    routes = [
+        DynamicRoute(url=route.url.replace("{trailing_slash}", ""), name=route.name, detail=route.detail,
+                     initkwargs=route.initkwargs) if isinstance(route, DynamicRoute) else route
+        for route in SimpleRouter.routes
+    ]
+
+
+router = ContractRouter()
+router.register("sessions", SessionViewSet, basename="session")
 
 urlpatterns = [
     path("sessions/<str:name>/images/<str:filename>", SessionImageFileView.as_view(), name="session-image-file"),
+    path("stats", LibraryStatsView.as_view(), name="library-stats"),
+    path("health", HealthView.as_view(), name="health"),
+    *router.urls,
 ]

@@ -1,43 +1,71 @@
-"""HTTP views of the sessions app."""
+"""The REST API (SPEC section 8). Views validate and call selectors and services."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.permissions import AllowAny, IsAdminUser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sessions.models import Session
+from sessions import selectors
+from sessions.filters import ImageFilter, SessionFilter
+from sessions.lifecycle import TransitionRefused, transition_status
+from sessions.manifest import MANIFEST_NAME
+from sessions.models import EventSource, Session
+from sessions.pagination import EnvelopePagination, ImagePagination, RecentLikedPagination
 from sessions.scanning import resolve_inside
+from sessions.serializers import (
+    EventListSerializer,
+    EventSerializer,
+    GlobalStatsSerializer,
+    HealthSerializer,
+    ImageSerializer,
+    MetadataSerializer,
+    SessionSerializer,
+    StatsSerializer,
+    StatusChangeSerializer,
+)
+from sessions.services import sync_sessions, update_metadata
 from sessions.stats import is_image_name
 from thumbnails.rendering import Status
 from thumbnails.services import THUMBNAIL_SUFFIX, ensure_thumbnail, is_thumbnail_source
 
-TRUE_VALUES = {"true", "1"}
-FALSE_VALUES = {"false", "0"}
 CACHE_CONTROL = "private, max-age=300"
+PAGINATION_PARAMETERS = frozenset({"limit", "offset"})
+# DRF's browsable API chooses its renderer with ?format=.
+ALWAYS_ALLOWED = frozenset({"format"})
 
 
-def parse_bool(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in TRUE_VALUES:
-        return True
-    if lowered in FALSE_VALUES:
-        return False
-    raise ValidationError({name: [f"'{value}' is not a boolean: use true, false, 1 or 0."]})
-
-
-def reject_unknown_parameters(request: Request, allowed: set[str]) -> None:
-    unknown = sorted(set(request.query_params) - allowed)
+def reject_unknown_parameters(request: Request, allowed: frozenset[str] | set[str]) -> None:
+    unknown = sorted(set(request.query_params) - set(allowed) - ALWAYS_ALLOWED)
     if unknown:
-        raise ValidationError({"detail": f"unknown query parameter(s): {', '.join(unknown)}"})
+        raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+
+
+def reject_body(request: Request) -> None:
+    """For actions that take no body: any field sent is unknown."""
+    data = request.data
+    if data and hasattr(data, "keys"):
+        raise ValidationError({name: ["Unknown field."] for name in sorted(data.keys())})
+    if data and not hasattr(data, "keys"):
+        raise ValidationError({"detail": "This action takes no body."})
 
 
 def file_response(request: HttpRequest, path: Path, content_type: str | None = None) -> HttpResponse:
@@ -56,12 +84,146 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
+def _parameters(filterset: type) -> list[OpenApiParameter]:
+    """Document a FilterSet used by an action (the filter backend documents only ``list``)."""
+    return [OpenApiParameter(name, OpenApiTypes.INT if name in ("seed", "since") else OpenApiTypes.STR,
+                             description=str(flt.extra.get("help_text", "")), many=name == "variation")
+            for name, flt in filterset.base_filters.items()]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Sessions, filtered and ordered, newest first by default"),
+    retrieve=extend_schema(summary="One session"),
+)
+class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Generation sessions with their stats and user metadata."""
+
+    serializer_class = SessionSerializer
+    lookup_field = "name"
+    lookup_value_regex = r"[^/]+"  # names hold dots and spaces
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = SessionFilter
+    pagination_class = EnvelopePagination
+    query_parameters: dict[str, frozenset[str]] = {
+        "list": frozenset(SessionFilter.base_filters) | PAGINATION_PARAMETERS,
+        "recent_liked": PAGINATION_PARAMETERS,
+        "images": frozenset(ImageFilter.base_filters) | PAGINATION_PARAMETERS,
+    }
+
+    def get_queryset(self):
+        return selectors.sessions_with_details()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)  # authentication and permissions come first
+        reject_unknown_parameters(request, self.query_parameters.get(self.action, frozenset()))
+
+    def session(self) -> Session:
+        return get_object_or_404(Session, name=self.kwargs["name"])
+
+    @extend_schema(summary="Favourite sessions, most recently annotated first",
+                   responses=SessionSerializer(many=True))
+    @action(detail=False, url_path="recent/liked", pagination_class=RecentLikedPagination, filter_backends=[])
+    def recent_liked(self, request: Request) -> Response:
+        page = self.paginate_queryset(selectors.recently_liked_sessions())
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    @extend_schema(summary="The session's stats", responses={200: StatsSerializer, 404: OpenApiResponse(
+        description="No such session, or it has no readable manifest.")})
+    @action(detail=True, url_path="stats", filter_backends=[])
+    def stats(self, request: Request, name: str) -> Response:
+        return Response(StatsSerializer(self._stats_of(self.session())).data)
+
+    @extend_schema(summary="Recompute the session's stats from disk now", request=None,
+                   responses={200: StatsSerializer, 404: OpenApiResponse(description="No such session or manifest.")})
+    @action(detail=True, methods=["post"], url_path="stats/refresh", filter_backends=[])
+    def refresh_stats(self, request: Request, name: str) -> Response:
+        reject_body(request)
+        session = self.session()
+        sync_sessions(results_dir=settings.SDGEN_RESULTS_DIR, names=[session.name], full=True)
+        return Response(StatsSerializer(self._stats_of(self.session())).data)
+
+    @staticmethod
+    def _stats_of(session: Session):
+        stats = getattr(session, "stats", None)
+        if stats is None or not session.has_manifest:
+            raise NotFound("this session has no readable manifest, so no stats")
+        return stats
+
+    @extend_schema(methods=["GET"], summary="The session's user metadata (defaults until first set)",
+                   responses=MetadataSerializer)
+    @extend_schema(methods=["PATCH"], summary="Change some metadata fields; created on first use",
+                   request=MetadataSerializer, responses=MetadataSerializer)
+    @action(detail=True, methods=["get", "patch"], url_path="metadata", filter_backends=[])
+    def metadata(self, request: Request, name: str) -> Response:
+        session = self.session()
+        if request.method == "PATCH":
+            serializer = MetadataSerializer(data=request.data, partial=True)
+            serializer.is_valid(raise_exception=True)
+            update_metadata(session=session, changes=dict(serializer.validated_data))
+        metadata = selectors.metadata_of(session)
+        if metadata is None:
+            return Response(MetadataSerializer(selectors.unsaved_metadata(session)).data)
+        return Response(MetadataSerializer(metadata).data)
+
+    @extend_schema(summary="The session's event log, oldest first", responses=EventListSerializer)
+    @action(detail=True, url_path="events", filter_backends=[])
+    def events(self, request: Request, name: str) -> Response:
+        events = selectors.session_events(self.session())
+        return Response({"events": EventSerializer(events, many=True).data})
+
+    @extend_schema(
+        summary="Fix the status by hand (staff only)",
+        request=StatusChangeSerializer,
+        responses={200: SessionSerializer, 403: OpenApiResponse(description="Not a staff user."),
+                   409: OpenApiResponse(description="The state machine refuses this change.")},
+    )
+    @action(detail=True, methods=["post"], url_path="status", permission_classes=[IsAdminUser], filter_backends=[])
+    def change_status(self, request: Request, name: str) -> Response:
+        serializer = StatusChangeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        session = self.session()
+        try:
+            transition_status(session=session, to_status=serializer.validated_data["status"], source=EventSource.API,
+                              performer=request.user.get_username(), reason=serializer.validated_data["reason"])
+        except TransitionRefused as refusal:
+            return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
+        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+
+    @extend_schema(summary="The session's images", parameters=_parameters(ImageFilter),
+                   responses=ImageSerializer(many=True))
+    @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
+    def images(self, request: Request, name: str) -> Response:
+        session = self.session()
+        filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        page = self.paginate_queryset(filterset.qs)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"session_name": name}).data)
+
+    @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
+    @action(detail=True, url_path="manifest", filter_backends=[])
+    def manifest(self, request: Request, name: str) -> HttpResponse:
+        session = self.session()
+        path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
+        if path is None:
+            raise NotFound("this session has no manifest on disk")
+        return file_response(request, path, "application/json")
+
+
 class SessionImageFileView(APIView):
     """An image file of a session; with ``?thumbnail=1`` its WebP thumbnail, rendered on demand."""
 
+    @extend_schema(
+        summary="An image file, or its thumbnail",
+        parameters=[OpenApiParameter("thumbnail", OpenApiTypes.BOOL, description="1: the WebP thumbnail, rendered "
+                                     "now if missing.")],
+        responses={(200, "image/*"): OpenApiTypes.BINARY, 304: OpenApiResponse(description="Not modified."),
+                   404: OpenApiResponse(description="No such session, image or thumbnail."),
+                   503: OpenApiResponse(description="The PNG is still being written.")},
+    )
     def get(self, request: Request, name: str, filename: str) -> HttpResponse:
         reject_unknown_parameters(request, {"thumbnail"})
-        thumbnail = parse_bool("thumbnail", request.query_params.get("thumbnail", "0"))
+        thumbnail = _boolean("thumbnail", request.query_params.get("thumbnail", "0"))
         if not Session.objects.filter(name=name).exists():
             raise NotFound("no such session")
         source = resolve_inside(settings.SDGEN_RESULTS_DIR, name, filename)
@@ -82,3 +244,34 @@ class SessionImageFileView(APIView):
         if path is None:
             raise NotFound("no thumbnail")
         return file_response(request, path, "image/webp")
+
+
+def _boolean(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise ValidationError({name: [f"'{value}' is not a boolean: use true, false, 1 or 0."]})
+
+
+class LibraryStatsView(APIView):
+    @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
+    def get(self, request: Request) -> Response:
+        reject_unknown_parameters(request, set())
+        return Response(GlobalStatsSerializer(selectors.library_stats(now=timezone.now())).data)
+
+
+class HealthView(APIView):
+    """Answers without credentials, for monitoring."""
+
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(summary="Liveness, and the watcher's last heartbeat", responses=HealthSerializer, auth=[])
+    def get(self, request: Request) -> Response:
+        try:
+            watcher = selectors.watcher_health(now=timezone.now())
+        except DatabaseError as exc:
+            return Response({"status": "error", "detail": f"database: {exc}"}, status=503)
+        return Response(HealthSerializer({"status": "ok", "watcher": watcher}).data)

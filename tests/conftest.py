@@ -34,6 +34,14 @@ def copy_tree(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Django's cache (failed-token counts) starts empty for every test."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def results_dir(tmp_path: Path) -> Path:
     """A writable copy of the real CLI's results folder."""
@@ -175,3 +183,36 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, every: fl
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(every)
+
+
+@pytest.fixture
+def synced_results(results_dir: Path, settings) -> Path:
+    """The real CLI's results, synced, and set as SDGEN_RESULTS_DIR."""
+    from sessions.services import sync_sessions
+
+    settings.SDGEN_RESULTS_DIR = results_dir
+    sync_sessions(results_dir=results_dir)
+    return results_dir
+
+
+def token_client(*, username: str, staff: bool = False):
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user = User.objects.create_user(username, password="pw", is_staff=staff)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    client.user = user
+    return client
+
+
+@pytest.fixture
+def api(db):
+    """An API client of an ordinary (non-staff) user, with a Bearer token."""
+    return token_client(username="reader")
+
+
+@pytest.fixture
+def staff_api(db):
+    return token_client(username="fixer", staff=True)

@@ -1,5 +1,6 @@
 """Services: the writes that span several models. Views, commands and the watcher call these."""
 
+from sessions.services.metadata import update_metadata
 from sessions.services.sync import (
     SessionSynchronizer,
     SyncReport,
@@ -8,4 +9,11 @@ from sessions.services.sync import (
     sync_sessions,
 )
 
-__all__ = ["SessionSynchronizer", "SyncReport", "mark_missing", "mark_stale_sessions", "sync_sessions"]
+__all__ = [
+    "SessionSynchronizer",
+    "SyncReport",
+    "mark_missing",
+    "mark_stale_sessions",
+    "sync_sessions",
+    "update_metadata",
+]

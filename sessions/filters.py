@@ -1,0 +1,198 @@
+"""FilterSets of the API: one for sessions, one for a session's images.
+
+Every parameter is validated: a malformed boolean, date, number, status or ordering is a
+400 naming the parameter, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from datetime import datetime, time, timedelta
+from typing import Any
+
+import django_filters as filters
+from django import forms
+from django.conf import settings
+from django.db.models import F, Q, QuerySet
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.lookups import In
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.utils import extend_schema_field
+
+from sessions.models import Session, SessionImage, SessionStatus
+
+_DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+class StrictBooleanField(forms.Field):
+    def to_python(self, value: Any) -> bool | None:
+        if value in (None, ""):
+            return None
+        lowered = str(value).strip().lower()
+        if lowered in ("true", "1"):
+            return True
+        if lowered in ("false", "0"):
+            return False
+        raise forms.ValidationError(f"'{value}' is not a boolean: use true, false, 1 or 0.")
+
+
+class DateOrDateTimeField(forms.Field):
+    """An ISO-8601 date (a whole day in SDGEN_TIME_ZONE) or date-time (naive: in that zone)."""
+
+    def to_python(self, value: Any) -> tuple[datetime, bool] | None:
+        if value in (None, ""):
+            return None
+        text = str(value).strip()
+        zone = zoneinfo.ZoneInfo(settings.SDGEN_TIME_ZONE)
+        try:
+            if _DATE_ONLY.match(text):
+                day = parse_date(text)
+                if day is not None:
+                    return datetime.combine(day, time.min, tzinfo=zone), True
+            else:
+                moment = parse_datetime(text)
+                if moment is not None:
+                    return (moment if moment.tzinfo else moment.replace(tzinfo=zone)), False
+        except ValueError:
+            pass
+        raise forms.ValidationError(f"'{value}' is not an ISO-8601 date or date-time, e.g. 2025-11-07 or "
+                                    "2025-11-07T12:00:00Z.")
+
+
+class IntegerFilter(filters.NumberFilter):
+    field_class = forms.IntegerField
+
+
+class FlagFilter(filters.BooleanFilter):
+    """true: the condition holds; false: it does not (sessions without metadata included)."""
+
+    field_class = StrictBooleanField
+
+    def __init__(self, *, condition: Q | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.condition = condition
+
+    def filter(self, queryset: QuerySet, value: bool | None) -> QuerySet:
+        if value is None:
+            return queryset
+        condition = self.condition if self.condition is not None else self.build_condition()
+        return queryset.filter(condition) if value else queryset.exclude(condition)
+
+    def build_condition(self) -> Q:
+        raise NotImplementedError
+
+
+class CompleteFilter(FlagFilter):
+    """Complete: at or above SDGEN_COMPLETE_THRESHOLD percent, or marked complete by the user."""
+
+    def build_condition(self) -> Q:
+        return Q(completion_percentage__gte=settings.SDGEN_COMPLETE_THRESHOLD) | Q(metadata__is_complete=True)
+
+
+class CreatedBoundFilter(filters.CharFilter):
+    field_class = DateOrDateTimeField
+
+    def __init__(self, *, upper: bool, **kwargs: Any) -> None:
+        super().__init__(field_name="created_at", **kwargs)
+        self.upper = upper
+
+    def filter(self, queryset: QuerySet, value: tuple[datetime, bool] | None) -> QuerySet:
+        if value is None:
+            return queryset
+        moment, whole_day = value
+        if not self.upper:
+            return queryset.filter(created_at__gte=moment)
+        if whole_day:  # to_date=2025-11-07 includes all of that day
+            return queryset.filter(created_at__lt=moment + timedelta(days=1))
+        return queryset.filter(created_at__lte=moment)
+
+
+class SessionOrderingFilter(filters.OrderingFilter):
+    """Sessions without a value (no manifest) sort last either way; ties by newest row."""
+
+    def filter(self, queryset: QuerySet, value: list[str] | None) -> QuerySet:
+        if not value:
+            return queryset.order_by(F("created_at").desc(), F("id").desc())
+        expressions = []
+        for param in value:
+            descending = param.startswith("-")
+            field = F(self.param_map[param.lstrip("-")])
+            expressions.append(field.desc(nulls_last=True) if descending else field.asc(nulls_last=True))
+        return queryset.order_by(*expressions, F("id").desc())
+
+
+class SessionFilter(filters.FilterSet):
+    liked = FlagFilter(condition=Q(metadata__is_favorite=True), help_text="Favourite sessions (true/false/1/0).")
+    test = FlagFilter(condition=Q(metadata__is_test=True), help_text="Sessions marked as tests.")
+    complete = CompleteFilter(
+        help_text="Complete sessions: completion at or above SDGEN_COMPLETE_THRESHOLD, or marked complete.")
+    seed_sweep = FlagFilter(condition=Q(stats__is_seed_sweep=True), help_text="Seed-sweep runs.")
+    model = filters.CharFilter(field_name="stats__sd_model", lookup_expr="icontains",
+                               help_text="Case-insensitive part of the model checkpoint name.")
+    from_date = CreatedBoundFilter(upper=False, help_text="Created at or after this ISO-8601 date or date-time.")
+    to_date = CreatedBoundFilter(upper=True, help_text="Created at or before this date (the whole day) or date-time.")
+    status = filters.ChoiceFilter(choices=SessionStatus.choices, help_text="ongoing, completed or aborted.")
+    tag = filters.CharFilter(field_name="metadata__tags__name", lookup_expr="iexact", help_text="Sessions with this tag.")
+    q = filters.CharFilter(method="search", help_text="Part of the session name or of its prompt template.")
+    ordering = SessionOrderingFilter(
+        fields=("created_at", "images_actual", "completion_percentage", "updated_at"),
+        help_text="created_at, images_actual, completion_percentage or updated_at; '-' for descending "
+                  "(default -created_at).",
+    )
+
+    class Meta:
+        model = Session
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Q(name__icontains=value) | Q(stats__resolved_prompt__icontains=value))
+
+
+class VariationsField(forms.Field):
+    """Repeated ``Name:value`` pairs, grouped by placeholder name."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value: Any) -> dict[str, list[str]] | None:
+        if not value:
+            return None
+        grouped: dict[str, list[str]] = {}
+        for item in value:
+            name, separator, wanted = str(item).partition(":")
+            if not separator or not name.strip():
+                raise forms.ValidationError(f"'{item}' is not Name:value, e.g. variation=Angle:front view.")
+            grouped.setdefault(name.strip(), []).append(wanted)
+        return grouped
+
+
+@extend_schema_field({
+    "type": "array", "items": {"type": "string"},
+    "description": "Name:value, repeatable: values of one placeholder are alternatives, different "
+                   "placeholders must all match.",
+})
+class VariationFilter(filters.Filter):
+    """Images whose applied variations match: any value of one placeholder, every placeholder."""
+
+    field_class = VariationsField
+
+    def filter(self, queryset: QuerySet, value: dict[str, list[str]] | None) -> QuerySet:
+        for placeholder, wanted in (value or {}).items():
+            queryset = queryset.filter(In(KeyTextTransform(placeholder, "applied_variations"), wanted))
+        return queryset
+
+
+class ImageFilter(filters.FilterSet):
+    variation = VariationFilter(
+        help_text="Name:value, repeatable: values of one placeholder are alternatives, different placeholders "
+                  "must all match.")
+    seed = IntegerFilter(field_name="seed", help_text="Images made with this seed.")
+    since = IntegerFilter(field_name="index", lookup_expr="gt", help_text="Images after index K (index > K).")
+
+    class Meta:
+        model = SessionImage
+        fields: list[str] = []
+
+
+def filter_parameter_names(filterset_class: type[filters.FilterSet]) -> set[str]:
+    return set(filterset_class.base_filters)

@@ -1,0 +1,83 @@
+"""Limit/offset pagination in the API's envelope, strict about its parameters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.exceptions import ValidationError
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+
+def _whole_number(request: Request, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationError({name: [f"'{raw}' is not a whole number."]}) from None
+    if value < minimum or (maximum is not None and value > maximum):
+        allowed = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
+        raise ValidationError({name: [f"{value} is out of range: it must be {allowed}."]})
+    return value
+
+
+class EnvelopePagination(LimitOffsetPagination):
+    """``{"<items_key>": [...], "total_count", "limit", "offset", "next", "previous"}``.
+
+    Unlike DRF's, a malformed or out-of-range ``limit`` or ``offset`` is a 400, not ignored.
+    """
+
+    default_limit = 100
+    max_limit = 500
+    items_key = "sessions"
+
+    def get_limit(self, request: Request) -> int:
+        return _whole_number(request, self.limit_query_param, default=self.default_limit, minimum=1,
+                             maximum=self.max_limit)
+
+    def get_offset(self, request: Request) -> int:
+        return _whole_number(request, self.offset_query_param, default=0, minimum=0)
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        return Response({
+            self.items_key: data,
+            "total_count": self.count,
+            "limit": self.limit,
+            "offset": self.offset,
+            "next": self.get_next_link(),
+            "previous": self.get_previous_link(),
+        })
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "required": [self.items_key, "total_count", "limit", "offset", "next", "previous"],
+            "properties": {
+                self.items_key: schema,
+                "total_count": {"type": "integer", "example": 1234},
+                "limit": {"type": "integer", "example": self.default_limit},
+                "offset": {"type": "integer", "example": 0},
+                "next": {"type": "string", "format": "uri", "nullable": True},
+                "previous": {"type": "string", "format": "uri", "nullable": True},
+            },
+        }
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        return [
+            {"name": "limit", "required": False, "in": "query",
+             "description": f"Items per page, 1 to {self.max_limit} (default {self.default_limit}).",
+             "schema": {"type": "integer", "minimum": 1, "maximum": self.max_limit, "default": self.default_limit}},
+            {"name": "offset", "required": False, "in": "query", "description": "Items to skip (default 0).",
+             "schema": {"type": "integer", "minimum": 0, "default": 0}},
+        ]
+
+
+class RecentLikedPagination(EnvelopePagination):
+    default_limit = 10
+
+
+class ImagePagination(EnvelopePagination):
+    items_key = "images"

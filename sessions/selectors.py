@@ -1,0 +1,89 @@
+"""Read queries for the API and the admin: what to load, in a constant number of queries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+
+from sessions.models import (
+    Event,
+    Session,
+    SessionImage,
+    SessionMetadata,
+    SessionStatus,
+    SessionTag,
+    WatcherHeartbeat,
+)
+
+
+def cover_images() -> Subquery:
+    """The first PNG on disk of each session (by index), for its thumbnail."""
+    return Subquery(
+        SessionImage.objects.filter(session=OuterRef("pk"), file_size__isnull=False, filename__iendswith=".png")
+        .order_by("index", "filename")
+        .values("filename")[:1]
+    )
+
+
+def sessions_with_details() -> QuerySet[Session]:
+    """Sessions with what an API item shows: stats, metadata and its tags, the cover image."""
+    return (
+        Session.objects.select_related("stats", "metadata")
+        .prefetch_related(Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
+        .annotate(cover_image=cover_images())
+    )
+
+
+def recently_liked_sessions() -> QuerySet[Session]:
+    return sessions_with_details().filter(metadata__is_favorite=True).order_by("-metadata__updated_at", "-id")
+
+
+def session_events(session: Session) -> QuerySet[Event]:
+    return Event.objects.filter(session=session).select_related("session").order_by("timestamp", "id")
+
+
+def session_images(session: Session) -> QuerySet[SessionImage]:
+    return SessionImage.objects.filter(session=session).order_by("index", "filename")
+
+
+def metadata_of(session: Session) -> SessionMetadata | None:
+    return (
+        SessionMetadata.objects.filter(session=session)
+        .select_related("session")
+        .prefetch_related(Prefetch("tags", queryset=SessionTag.objects.order_by("position")))
+        .first()
+    )
+
+
+def library_stats(*, now: datetime) -> dict[str, Any]:
+    """Counts over the sessions present on disk (missing ones are left out)."""
+    totals = Session.objects.present().aggregate(
+        total_sessions=Count("id"),
+        sessions_ongoing=Count("id", filter=Q(status=SessionStatus.ONGOING)),
+        sessions_completed=Count("id", filter=Q(status=SessionStatus.COMPLETED)),
+        sessions_aborted=Count("id", filter=Q(status=SessionStatus.ABORTED)),
+        total_images=Sum("images_actual"),
+        favorite_sessions=Count("id", filter=Q(metadata__is_favorite=True)),
+    )
+    totals["total_images"] = totals["total_images"] or 0
+    return {**totals, "computed_at": now}
+
+
+def watcher_health(*, now: datetime) -> dict[str, Any]:
+    heartbeat = WatcherHeartbeat.objects.filter(pk=1).first()
+    if heartbeat is None:
+        return {"running": False, "mode": None, "last_event_at": None, "last_sync_at": None, "sessions_watched": None}
+    return {
+        "running": heartbeat.is_running(now=now),
+        "mode": heartbeat.mode,
+        "last_event_at": heartbeat.last_event_at,
+        "last_sync_at": heartbeat.last_sync_at,
+        "sessions_watched": heartbeat.sessions_watched,
+    }
+
+
+def unsaved_metadata(session: Session) -> SessionMetadata:
+    """What a session's metadata reads as before anyone set it: the defaults, no timestamps."""
+    return SessionMetadata(session=session)

@@ -1,0 +1,264 @@
+"""JSON shapes of the API (SPEC section 8). Writes validate here and go through services."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+from rest_framework import serializers
+
+from sessions.models import (
+    Event,
+    EventKind,
+    EventSource,
+    Session,
+    SessionImage,
+    SessionMetadata,
+    SessionStats,
+    SessionStatus,
+    UserRating,
+)
+
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
+MAX_NOTE_LENGTH = 10_000
+
+
+def image_url(session_name: str, filename: str, *, thumbnail: bool = False) -> str:
+    url = f"/api/sessions/{quote(session_name, safe='')}/images/{quote(filename, safe='')}"
+    return url + "?thumbnail=1" if thumbnail else url
+
+
+def has_thumbnail(filename: str) -> bool:
+    return filename.lower().endswith(".png")
+
+
+class RejectUnknownFieldsMixin:
+    """A body field the serializer does not know, or may not change, is a 400 naming it."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            errors = {}
+            for name in data:
+                field = self.fields.get(name)
+                if field is None:
+                    errors[name] = ["Unknown field."]
+                elif field.read_only:
+                    errors[name] = ["This field cannot be changed."]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+class MillisecondsField(serializers.DateTimeField):
+    """UTC with milliseconds and a Z: 2025-11-07T12:31:00.123Z."""
+
+    def to_representation(self, value: datetime) -> str:
+        value = value.astimezone(timezone.utc)
+        return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def iso8601(value: datetime | None) -> str | None:
+    """A datetime as DRF writes it (UTC, 'Z'), without a field object per value."""
+    if value is None:
+        return None
+    text = value.astimezone(timezone.utc).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+class StatsSerializer(serializers.ModelSerializer):
+    images_expected = serializers.IntegerField(source="session.images_expected", allow_null=True)
+    images_actual = serializers.IntegerField(source="session.images_actual")
+    completion_percentage = serializers.FloatField(source="session.completion_percentage", allow_null=True)
+    session_created_at = serializers.DateTimeField(source="session.created_at")
+    placeholders = serializers.DictField(child=serializers.IntegerField())
+    variations_summary = serializers.DictField(child=serializers.ListField())
+
+    class Meta:
+        model = SessionStats
+        fields = [
+            "sd_model", "sampler_name", "scheduler", "steps", "cfg_scale", "width", "height", "template_version",
+            "generation_mode", "seed_mode", "seed_base", "seed_min", "seed_max", "resolved_prompt", "negative_prompt",
+            "images_expected", "images_actual", "images_recorded", "completion_percentage", "is_seed_sweep",
+            "placeholders", "variations_summary", "variations_theoretical", "session_created_at",
+            "manifest_generated_at", "first_image_created_at", "last_image_created_at", "stats_computed_at",
+            "stats_version",
+        ]
+        read_only_fields = fields
+
+    _DATETIMES = frozenset({"manifest_generated_at", "first_image_created_at", "last_image_created_at",
+                            "stats_computed_at"})
+    _FROM_SESSION = {"images_expected": "images_expected", "images_actual": "images_actual",
+                     "completion_percentage": "completion_percentage", "session_created_at": "created_at"}
+
+    def to_representation(self, stats: SessionStats) -> dict[str, Any]:
+        # The same output as DRF's field-by-field serialization (tests compare the two), at a
+        # fraction of the cost: lists of 500 sessions are read often.
+        session = stats.session
+        data = {}
+        for name in self.Meta.fields:
+            if name in self._FROM_SESSION:
+                value = getattr(session, self._FROM_SESSION[name])
+                data[name] = iso8601(value) if name == "session_created_at" else value
+            elif name in self._DATETIMES:
+                data[name] = iso8601(getattr(stats, name))
+            else:
+                data[name] = getattr(stats, name)
+        return data
+
+
+class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
+    session_id = serializers.CharField(source="session.name", read_only=True)
+    user_rating = serializers.ChoiceField(choices=UserRating.choices, allow_null=True, required=False)
+    user_note = serializers.CharField(max_length=MAX_NOTE_LENGTH, allow_blank=True, trim_whitespace=False,
+                                      required=False)
+    tags = serializers.ListField(
+        source="tag_list",
+        child=serializers.CharField(max_length=MAX_TAG_LENGTH, allow_blank=False, trim_whitespace=True),
+        max_length=MAX_TAGS, required=False,
+        help_text=f"Up to {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters; trimmed, duplicates dropped, "
+                  "order kept. Replaces the whole list.",
+    )
+
+    class Meta:
+        model = SessionMetadata
+        fields = ["session_id", "is_test", "is_complete", "is_favorite", "user_rating", "user_note", "tags",
+                  "created_at", "updated_at"]
+        read_only_fields = ["created_at", "updated_at"]
+        extra_kwargs = {"is_test": {"required": False}, "is_complete": {"required": False},
+                        "is_favorite": {"required": False}}
+
+    def validate_tags(self, tags: list[str]) -> list[str]:
+        kept: dict[str, str] = {}
+        for tag in tags:
+            kept.setdefault(tag.casefold(), tag)
+        return list(kept.values())
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if "tag_list" in attrs:
+            attrs["tags"] = attrs.pop("tag_list")
+        return attrs
+
+    def to_representation(self, metadata: SessionMetadata) -> dict[str, Any]:
+        return {
+            "session_id": metadata.session.name,
+            "is_test": metadata.is_test,
+            "is_complete": metadata.is_complete,
+            "is_favorite": metadata.is_favorite,
+            "user_rating": metadata.user_rating,
+            "user_note": metadata.user_note,
+            "tags": metadata.tag_list,
+            "created_at": iso8601(metadata.created_at),
+            "updated_at": iso8601(metadata.updated_at),
+        }
+
+
+class SessionSerializer(serializers.ModelSerializer):
+    session_id = serializers.CharField(source="name")
+    session_path = serializers.CharField(source="name", help_text="Relative to the results folder.")
+    thumbnail_url = serializers.SerializerMethodField(help_text="The first PNG's thumbnail, null without one.")
+    # Nested serializers declared once (not built per item): a page of 100 costs 100 times less set-up.
+    stats = StatsSerializer(read_only=True, allow_null=True, help_text="Null without a readable manifest.")
+    metadata = MetadataSerializer(read_only=True, allow_null=True, help_text="Null until first set.")
+
+    class Meta:
+        model = Session
+        fields = ["session_id", "uuid", "session_path", "created_at", "status", "has_manifest", "is_missing",
+                  "sync_error", "images_actual", "images_expected", "completion_percentage", "thumbnail_url",
+                  "stats", "metadata"]
+        read_only_fields = fields
+
+    def get_thumbnail_url(self, session: Session) -> str | None:
+        cover = getattr(session, "cover_image", None)
+        return image_url(session.name, cover, thumbnail=True) if cover else None
+
+    def to_representation(self, session: Session) -> dict[str, Any]:
+        # A missing one-to-one row raises RelatedObjectDoesNotExist, an AttributeError: None.
+        stats = getattr(session, "stats", None)
+        metadata = getattr(session, "metadata", None)
+        return {
+            "session_id": session.name,
+            "uuid": str(session.uuid),
+            "session_path": session.name,
+            "created_at": iso8601(session.created_at),
+            "status": session.status,
+            "has_manifest": session.has_manifest,
+            "is_missing": session.is_missing,
+            "sync_error": session.sync_error,
+            "images_actual": session.images_actual,
+            "images_expected": session.images_expected,
+            "completion_percentage": session.completion_percentage,
+            "thumbnail_url": self.get_thumbnail_url(session),
+            "stats": self.fields["stats"].to_representation(stats) if stats is not None else None,
+            "metadata": self.fields["metadata"].to_representation(metadata) if metadata is not None else None,
+        }
+
+
+class EventSerializer(serializers.ModelSerializer):
+    session_id = serializers.CharField(source="session.name")
+    timestamp = MillisecondsField()
+    kind = serializers.ChoiceField(choices=EventKind.choices)
+    source = serializers.ChoiceField(choices=EventSource.choices)
+
+    class Meta:
+        model = Event
+        fields = ["record_id", "session_id", "kind", "from_status", "to_status", "source", "performer_id", "reason",
+                  "timestamp"]
+        read_only_fields = fields
+
+
+class ImageSerializer(serializers.ModelSerializer):
+    created_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="The file's mtime.")
+    exists = serializers.BooleanField(read_only=True, help_text="False: in the manifest, not on disk.")
+    applied_variations = serializers.DictField(child=serializers.CharField(allow_null=True))
+    url = serializers.SerializerMethodField()
+    thumbnail_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SessionImage
+        fields = ["filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
+                  "file_size", "created_at", "exists", "url", "thumbnail_url"]
+        read_only_fields = fields
+
+    def get_url(self, image: SessionImage) -> str | None:
+        return image_url(self.context["session_name"], image.filename) if image.exists else None
+
+    def get_thumbnail_url(self, image: SessionImage) -> str | None:
+        if not image.exists or not has_thumbnail(image.filename):
+            return None
+        return image_url(self.context["session_name"], image.filename, thumbnail=True)
+
+
+class StatusChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):
+    status = serializers.ChoiceField(choices=SessionStatus.choices)
+    reason = serializers.CharField(max_length=1000, allow_blank=False, trim_whitespace=True,
+                                   help_text="Why the status is being changed by hand (required).")
+
+
+class GlobalStatsSerializer(serializers.Serializer):
+    total_sessions = serializers.IntegerField()
+    sessions_ongoing = serializers.IntegerField()
+    sessions_completed = serializers.IntegerField()
+    sessions_aborted = serializers.IntegerField()
+    total_images = serializers.IntegerField()
+    favorite_sessions = serializers.IntegerField()
+    computed_at = serializers.DateTimeField()
+
+
+class WatcherHealthSerializer(serializers.Serializer):
+    running = serializers.BooleanField()
+    mode = serializers.CharField(allow_null=True)
+    last_event_at = serializers.DateTimeField(allow_null=True)
+    last_sync_at = serializers.DateTimeField(allow_null=True)
+    sessions_watched = serializers.IntegerField(allow_null=True)
+
+
+class HealthSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    watcher = WatcherHealthSerializer()
+
+
+class EventListSerializer(serializers.Serializer):
+    events = EventSerializer(many=True)

@@ -1,0 +1,36 @@
+"""Writing a session's user metadata (and its tags) in one transaction."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+
+from sessions.models import Session, SessionMetadata, SessionTag
+
+EDITABLE_FIELDS = frozenset({"is_test", "is_complete", "is_favorite", "user_rating", "user_note", "tags"})
+
+
+def update_metadata(*, session: Session, changes: dict[str, Any]) -> SessionMetadata:
+    """Apply ``changes`` (validated) to the session's metadata, creating it on first use.
+
+    Only the given fields change; ``tags`` replaces the whole list, in the order given.
+    """
+    unknown = set(changes) - EDITABLE_FIELDS
+    if unknown:
+        raise ValueError(f"not editable: {', '.join(sorted(unknown))}")
+    fields = {name: value for name, value in changes.items() if name != "tags"}
+    with transaction.atomic():
+        metadata, created = SessionMetadata.objects.select_for_update().get_or_create(session=session,
+                                                                                     defaults=fields)
+        if not created:
+            for name, value in fields.items():
+                setattr(metadata, name, value)
+            metadata.save()  # also moves updated_at, even when only the tags change
+        if "tags" in changes:
+            metadata.tags.all().delete()
+            SessionTag.objects.bulk_create(
+                SessionTag(metadata=metadata, name=name, position=position)
+                for position, name in enumerate(changes["tags"])
+            )
+    return metadata

@@ -1,0 +1,145 @@
+"""GET /api/sessions/{name}/images/ (filters, pages) and /api/sessions/{name}/manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from sessions.services import sync_sessions
+
+pytestmark = pytest.mark.django_db
+
+FACIAL = "20261121_043601-facial_expressions"
+SWEEP = "20261121_043621-seed_sweep_test"
+RANDOM = "20261121_043627-random_test"
+SMILING = "FacialExpression:smiling, cheerful expression"
+SAD = "FacialExpression:sad, melancholic expression"
+IMAGE_KEYS = ["filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
+              "file_size", "created_at", "exists", "url", "thumbnail_url"]
+
+
+def filenames(response) -> list[str]:
+    assert response.status_code == 200, response.content
+    return [image["filename"] for image in response.json()["images"]]
+
+
+def images_url(name: str, *pairs: tuple[str, str]) -> str:
+    query = "&".join(f"{key}={quote(value)}" for key, value in pairs)
+    return f"/api/sessions/{name}/images/" + (f"?{query}" if query else "")
+
+
+def test_envelope_and_image_shape(api, synced_results: Path) -> None:
+    body = api.get(images_url(FACIAL)).json()
+    assert list(body) == ["images", "total_count", "limit", "offset", "next", "previous"]
+    assert body["total_count"] == 4
+    image = body["images"][0]
+    assert list(image) == IMAGE_KEYS
+    assert image == {
+        **image,
+        "filename": "facial_expressions_0000_seed-42.png", "index": 0, "seed": 42,
+        "prompt": "masterpiece, 1girl, smiling, cheerful expression, front view, detailed face",
+        "negative_prompt": "low quality, blurry",
+        "applied_variations": {"FacialExpression": "smiling, cheerful expression", "Angle": "front view"},
+        "width": 64, "height": 96, "exists": True,
+        "url": f"/api/sessions/{FACIAL}/images/facial_expressions_0000_seed-42.png",
+        "thumbnail_url": f"/api/sessions/{FACIAL}/images/facial_expressions_0000_seed-42.png?thumbnail=1",
+    }
+    assert image["file_size"] == (synced_results / FACIAL / image["filename"]).stat().st_size
+    assert image["created_at"].endswith("Z")
+    assert filenames(api.get(images_url(FACIAL))) == [f"facial_expressions_000{n}_seed-{42 + n}.png" for n in range(4)]
+
+
+@pytest.mark.parametrize(
+    ("pairs", "expected"),
+    [
+        ([("variation", SMILING)], [0, 1]),
+        ([("variation", SMILING), ("variation", SAD)], [0, 1, 2, 3]),  # OR within one placeholder
+        ([("variation", SMILING), ("variation", "Angle:side view")], [1]),  # AND across
+        ([("variation", SAD), ("variation", SMILING), ("variation", "Angle:front view")], [0, 2]),
+        ([("variation", "Angle:side view"), ("variation", "Angle:front view"), ("variation", SAD)], [2, 3]),
+        ([("variation", "Angle:upside down")], []),
+        ([("variation", "Lighting:soft")], []),  # a placeholder the run does not have
+        ([("seed", "44")], [2]),
+        ([("since", "1")], [2, 3]),
+        ([("since", "-1")], [0, 1, 2, 3]),
+        ([("since", "1"), ("variation", "Angle:front view")], [2]),
+    ],
+)
+def test_filters_on_the_real_combinatorial_run(api, synced_results: Path, pairs, expected: list[int]) -> None:
+    response = api.get(images_url(FACIAL, *pairs))
+    assert [image["index"] for image in response.json()["images"]] == expected
+    assert response.json()["total_count"] == len(expected)
+
+
+def test_the_seed_sweep_run(api, synced_results: Path) -> None:
+    assert filenames(api.get(images_url(SWEEP, ("seed", "1000")))) == [
+        "seed_sweep_test_0000_seed-1000.png", "seed_sweep_test_0003_seed-1000.png"]
+    assert filenames(api.get(images_url(SWEEP, ("variation", "Angle:side view")))) == [
+        "seed_sweep_test_0003_seed-1000.png"]
+
+
+def test_random_seed_images_without_a_seed_in_the_name(api, synced_results: Path) -> None:
+    body = api.get(images_url(RANDOM, ("seed", "987654321"))).json()
+    assert body["total_count"] == 2 and body["images"][0]["filename"] == "random_test_0000.png"
+
+
+def test_images_in_the_manifest_but_not_on_disk(api, synced_results: Path) -> None:
+    (synced_results / FACIAL / "facial_expressions_0002_seed-44.png").unlink()
+    sync_sessions(results_dir=synced_results)
+    image = api.get(images_url(FACIAL, ("seed", "44"))).json()["images"][0]
+    assert (image["exists"], image["file_size"], image["url"], image["thumbnail_url"]) == (False, None, None, None)
+
+
+def test_pages(api, synced_results: Path) -> None:
+    body = api.get(images_url(FACIAL, ("limit", "3"), ("offset", "2"))).json()
+    assert [image["index"] for image in body["images"]] == [2, 3]
+    assert body["previous"] is not None and body["next"] is None
+    assert api.get(images_url(FACIAL, ("limit", "501"))).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("pairs", "field"),
+    [
+        ([("variation", "no separator")], "variation"),
+        ([("variation", ":value without a name")], "variation"),
+        ([("seed", "forty-two")], "seed"),
+        ([("since", "1.5")], "since"),
+        ([("ordering", "seed")], "ordering"),
+        ([("liked", "true")], "liked"),
+    ],
+)
+def test_bad_parameters_are_400(api, synced_results: Path, pairs, field: str) -> None:
+    response = api.get(images_url(FACIAL, *pairs))
+    assert response.status_code == 400 and field in response.json()
+
+
+def test_an_unknown_session(api, synced_results: Path) -> None:
+    assert api.get(images_url("nope")).status_code == 404
+
+
+class TestManifest:
+    def test_as_stored_on_disk(self, api, synced_results: Path) -> None:
+        response = api.get(f"/api/sessions/{FACIAL}/manifest")
+        assert response.status_code == 200 and response["Content-Type"] == "application/json"
+        assert b"".join(response.streaming_content) == (synced_results / FACIAL / "manifest.json").read_bytes()
+        assert api.get(f"/api/sessions/{FACIAL}/manifest", HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
+
+    def test_even_when_it_is_broken(self, api, synced_results: Path) -> None:
+        (synced_results / FACIAL / "manifest.json").write_bytes(b'{"trunc')
+        response = api.get(f"/api/sessions/{FACIAL}/manifest")
+        assert b"".join(response.streaming_content) == b'{"trunc'
+
+    def test_404_without_one(self, api, synced_results: Path, write_session) -> None:
+        write_session(synced_results, "loose", None, images=["a.png"])
+        sync_sessions(results_dir=synced_results)
+        assert api.get("/api/sessions/loose/manifest").status_code == 404
+        assert api.get("/api/sessions/nope/manifest").status_code == 404
+
+    def test_a_manifest_symlinked_from_outside(self, api, synced_results: Path, tmp_path: Path) -> None:
+        (tmp_path / "secret.json").write_text('{"secret": true}')
+        manifest = synced_results / FACIAL / "manifest.json"
+        manifest.unlink()
+        manifest.symlink_to(tmp_path / "secret.json")
+        assert api.get(f"/api/sessions/{FACIAL}/manifest").status_code == 404

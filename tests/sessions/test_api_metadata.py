@@ -1,0 +1,111 @@
+"""GET and PATCH /api/sessions/{name}/metadata."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sessions.models import SessionMetadata, SessionTag
+from sessions.services import sync_sessions
+
+pytestmark = pytest.mark.django_db
+
+NAME = "20261121_043621-seed_sweep_test"
+URL = f"/api/sessions/{NAME}/metadata"
+KEYS = ["session_id", "is_test", "is_complete", "is_favorite", "user_rating", "user_note", "tags", "created_at",
+        "updated_at"]
+
+
+def patch(api, body):
+    return api.patch(URL, body, format="json")
+
+
+def test_defaults_before_anything_is_set(api, synced_results: Path) -> None:
+    body = api.get(URL).json()
+    assert list(body) == KEYS
+    assert body == {"session_id": NAME, "is_test": False, "is_complete": False, "is_favorite": False,
+                    "user_rating": None, "user_note": "", "tags": [], "created_at": None, "updated_at": None}
+    assert not SessionMetadata.objects.exists()
+    assert api.get(f"/api/sessions/{NAME}/").json()["metadata"] is None
+
+
+def test_patch_creates_on_first_use_and_changes_only_given_fields(api, synced_results: Path) -> None:
+    first = patch(api, {"is_favorite": True, "tags": ["portraits"]})
+    assert first.status_code == 200
+    body = first.json()
+    assert (body["is_favorite"], body["tags"], body["is_test"]) == (True, ["portraits"], False)
+    assert body["created_at"] and body["updated_at"]
+    second = patch(api, {"user_note": "good seeds", "user_rating": "like"}).json()
+    assert (second["is_favorite"], second["tags"], second["user_note"], second["user_rating"]) == (
+        True, ["portraits"], "good seeds", "like")
+    assert second["created_at"] == body["created_at"] and second["updated_at"] >= body["updated_at"]
+    assert api.get(f"/api/sessions/{NAME}/").json()["metadata"] == second
+    assert patch(api, {"user_rating": None}).json()["user_rating"] is None
+
+
+def test_tags_replace_the_list_trimmed_without_duplicates_in_order(api, synced_results: Path) -> None:
+    patch(api, {"tags": ["a", "b", "c"]})
+    body = patch(api, {"tags": ["  zeta ", "alpha", "Zeta", "alpha", "beta"]}).json()
+    assert body["tags"] == ["zeta", "alpha", "beta"]
+    assert list(SessionTag.objects.order_by("position").values_list("name", flat=True)) == ["zeta", "alpha", "beta"]
+    assert patch(api, {"tags": []}).json()["tags"] == []
+    assert patch(api, {"is_test": True}).json()["tags"] == []
+
+
+def test_an_empty_patch_creates_the_defaults(api, synced_results: Path) -> None:
+    body = patch(api, {}).json()
+    assert body["created_at"] is not None and body["is_favorite"] is False
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"tags": ["x"] * 51}, "tags"),
+        ({"tags": ["x" * 65]}, "tags"),
+        ({"tags": ["   "]}, "tags"),
+        ({"tags": "portraits"}, "tags"),
+        ({"tags": [1, 2]}, None),  # numbers become text, as DRF does
+        ({"user_note": "x" * 10_001}, "user_note"),
+        ({"user_rating": "love"}, "user_rating"),
+        ({"is_favorite": "sometimes"}, "is_favorite"),
+        ({"favourite": True}, "favourite"),
+        ({"created_at": "2020-01-01T00:00:00Z"}, "created_at"),
+        ({"session_id": "other"}, "session_id"),
+    ],
+)
+def test_bad_values_are_400_and_change_nothing(api, synced_results: Path, body: dict, field: str | None) -> None:
+    patch(api, {"user_note": "kept"})
+    response = patch(api, body)
+    if field is None:
+        assert response.status_code == 200
+        return
+    assert response.status_code == 400, response.content
+    assert field in response.json()
+    assert api.get(URL).json()["user_note"] == "kept"
+
+
+def test_limits_themselves_are_fine(api, synced_results: Path) -> None:
+    body = patch(api, {"tags": [f"t{n}" for n in range(50)], "user_note": "n" * 10_000}).json()
+    assert len(body["tags"]) == 50 and len(body["user_note"]) == 10_000
+    assert patch(api, {"tags": ["x" * 64]}).status_code == 200
+
+
+def test_a_body_that_is_not_an_object(api, synced_results: Path) -> None:
+    assert api.patch(URL, [1, 2], format="json").status_code == 400
+    assert api.patch(URL, "not json", content_type="application/json").status_code == 400
+
+
+def test_metadata_survives_a_rebuild_and_a_missing_folder(api, synced_results: Path, tmp_path: Path) -> None:
+    patch(api, {"is_favorite": True, "tags": ["keep"]})
+    sync_sessions(results_dir=synced_results, rebuild=True)
+    (synced_results / NAME).rename(tmp_path / "away")
+    sync_sessions(results_dir=synced_results)
+    body = api.get(f"/api/sessions/{NAME}/").json()
+    assert body["is_missing"] is True
+    assert (body["metadata"]["is_favorite"], body["metadata"]["tags"]) == (True, ["keep"])
+
+
+def test_unknown_sessions_are_404(api, synced_results: Path) -> None:
+    assert api.get("/api/sessions/nope/metadata").status_code == 404
+    assert api.patch("/api/sessions/nope/metadata", {"is_test": True}, format="json").status_code == 404

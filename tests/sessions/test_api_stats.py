@@ -1,0 +1,111 @@
+"""Stats: /api/sessions/{name}/stats, .../stats/refresh, /api/stats and /api/health."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from django.utils import timezone
+
+from sessions.models import Session, WatcherHeartbeat
+from sessions.services import sync_sessions, update_metadata
+from tests.conftest import SessionWriter
+
+pytestmark = pytest.mark.django_db
+
+NAME = "20261121_043601-facial_expressions"
+STATS_KEYS = [
+    "sd_model", "sampler_name", "scheduler", "steps", "cfg_scale", "width", "height", "template_version",
+    "generation_mode", "seed_mode", "seed_base", "seed_min", "seed_max", "resolved_prompt", "negative_prompt",
+    "images_expected", "images_actual", "images_recorded", "completion_percentage", "is_seed_sweep", "placeholders",
+    "variations_summary", "variations_theoretical", "session_created_at", "manifest_generated_at",
+    "first_image_created_at", "last_image_created_at", "stats_computed_at", "stats_version",
+]
+
+
+class TestSessionStats:
+    def test_the_stats_object(self, api, synced_results: Path) -> None:
+        body = api.get(f"/api/sessions/{NAME}/stats").json()
+        assert list(body) == STATS_KEYS
+        assert body["images_actual"] == body["images_expected"] == body["images_recorded"] == 4
+        assert body["completion_percentage"] == 100.0
+        assert body["placeholders"] == {"FacialExpression": 2, "Angle": 2} and body["variations_theoretical"] == 6
+        assert body["seed_min"] == 42 and body["seed_max"] == 45 and body["seed_mode"] == "progressive"
+        assert body["manifest_generated_at"] == "2026-11-21T04:36:01.980150Z"
+
+    def test_404_without_the_session_or_its_manifest(self, api, synced_results: Path,
+                                                     write_session: SessionWriter) -> None:
+        assert api.get("/api/sessions/nope/stats").status_code == 404
+        write_session(synced_results, "loose", None, images=["a.png"])
+        sync_sessions(results_dir=synced_results)
+        response = api.get("/api/sessions/loose/stats")
+        assert response.status_code == 404 and "no readable manifest" in response.json()["detail"]
+        assert api.get("/api/sessions/loose/").json()["stats"] is None
+
+    def test_refresh_recomputes_from_disk(self, api, synced_results: Path) -> None:
+        manifest = synced_results / NAME / "manifest.json"
+        data = json.loads(manifest.read_text())
+        data["snapshot"]["runtime_info"]["sd_model_checkpoint"] = "changed.safetensors"
+        manifest.write_text(json.dumps(data))
+        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")  # cached
+        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        assert response.status_code == 200 and response.json()["sd_model"] == "changed.safetensors"
+        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"] == "changed.safetensors"
+
+    def test_refresh_of_a_broken_manifest_keeps_the_last_good_stats(self, api, synced_results: Path) -> None:
+        (synced_results / NAME / "manifest.json").write_text("{broken")
+        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        assert response.status_code == 200 and response.json()["sd_model"].startswith("v1-5")
+        assert "not valid JSON" in api.get(f"/api/sessions/{NAME}/").json()["sync_error"]
+
+    def test_refresh_takes_no_body_fields_or_parameters(self, api, synced_results: Path) -> None:
+        assert api.post(f"/api/sessions/{NAME}/stats/refresh?x=1").status_code == 400
+        response = api.post(f"/api/sessions/{NAME}/stats/refresh", {"force": True}, format="json")
+        assert response.status_code == 400 and response.json() == {"force": ["Unknown field."]}
+        assert api.get(f"/api/sessions/{NAME}/stats/refresh").status_code == 405
+
+
+class TestLibraryStats:
+    def test_counts_from_statuses(self, api, synced_results: Path, write_session: SessionWriter) -> None:
+        Session.objects.filter(name=NAME).update(status="aborted")
+        Session.objects.filter(name="20261121_043614-facial_expressions").update(status="ongoing")
+        update_metadata(session=Session.objects.get(name=NAME), changes={"is_favorite": True})
+        write_session(synced_results, "gone", None, images=["a.png"])
+        sync_sessions(results_dir=synced_results)
+        Session.objects.filter(name="gone").update(is_missing=True)
+        body = api.get("/api/stats").json()
+        computed_at = body.pop("computed_at")
+        assert body == {"total_sessions": 4, "sessions_ongoing": 1, "sessions_completed": 2, "sessions_aborted": 1,
+                        "total_images": 12, "favorite_sessions": 1}
+        assert computed_at.endswith("Z")
+
+    def test_an_empty_library(self, api) -> None:
+        body = api.get("/api/stats").json()
+        assert body["total_sessions"] == 0 and body["total_images"] == 0
+
+    def test_unknown_parameters(self, api) -> None:
+        assert api.get("/api/stats?verbose=1").status_code == 400
+
+
+class TestHealth:
+    def test_no_credentials_needed_and_no_watcher_yet(self, client) -> None:
+        response = client.get("/api/health")
+        assert response.status_code == 200
+        assert response.json() == {"status": "ok", "watcher": {"running": False, "mode": None, "last_event_at": None,
+                                                               "last_sync_at": None, "sessions_watched": None}}
+
+    def test_the_watchers_heartbeat(self, client) -> None:
+        now = timezone.now()
+        WatcherHeartbeat.objects.create(pk=1, mode="polling", pid=1, results_dir="/r", started_at=now, beat_at=now,
+                                        last_event_at=now, last_sync_at=now, sessions_watched=3)
+        watcher = client.get("/api/health").json()["watcher"]
+        assert (watcher["running"], watcher["mode"], watcher["sessions_watched"]) == (True, "polling", 3)
+        WatcherHeartbeat.objects.filter(pk=1).update(beat_at=now - timedelta(minutes=2))
+        assert client.get("/api/health").json()["watcher"]["running"] is False
+        WatcherHeartbeat.objects.filter(pk=1).update(beat_at=now, stopped_at=now)
+        assert client.get("/api/health").json()["watcher"]["running"] is False
+
+    def test_a_wrong_token_does_not_matter_here(self, client) -> None:
+        assert client.get("/api/health", HTTP_AUTHORIZATION="Bearer wrong").status_code == 200
