@@ -20,6 +20,7 @@ def setup_django(*, database_url: str | None = None, data_dir: Path | None = Non
     With ``database_url`` (PostgreSQL), its database is dropped and created again first.
     """
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="sdgen-bench-"))
+    (data_dir / "static").mkdir(parents=True, exist_ok=True)  # no collectstatic here: API only
     os.environ["SDGEN_DATA_DIR"] = str(data_dir)
     os.environ.setdefault("SDGEN_LOG_LEVEL", "WARNING")
     os.environ["DJANGO_SETTINGS_MODULE"] = "sdgen_site.settings"
