@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 DEMO_ENV := SDGEN_DATA_DIR=$(CURDIR)/var/demo SDGEN_RESULTS_DIR=$(CURDIR)/var/demo/results
 SERVE := $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
-.PHONY: demo run test setup bench clean
+.PHONY: demo run test lint setup bench clean
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sdgen site needs Python 3.10 or newer, found " + sys.version.split()[0])'
@@ -27,6 +27,9 @@ setup: $(INSTALLED)
 test: $(INSTALLED)
 	$(PY) -m pytest
 
+lint: $(INSTALLED)
+	$(VENV)/bin/ruff check .
+
 # A few finished runs, and one that keeps going while you look (aborted when you stop the demo).
 demo: $(INSTALLED)
 	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
@@ -43,6 +46,8 @@ run: $(INSTALLED)
 bench: $(INSTALLED)
 	$(PY) bench/sync.py
 	$(PY) bench/watch.py
+	$(PY) bench/thumbnails.py
+	$(PY) bench/api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
