@@ -1,68 +1,510 @@
-"""Read-only views of the library in the Django admin."""
+"""The Django admin: see the library, fix statuses by hand, annotate sessions.
+
+Status changes go through ``sessions.lifecycle.transition_status`` (source ``admin``, the
+user's name as performer); metadata through ``sessions.services.update_metadata``. Cached
+sync data is read-only here: saving a session never writes it back.
+"""
 
 from __future__ import annotations
 
-from django.contrib import admin
-from django.http import HttpRequest
+import json
+from typing import Any
 
-from sessions.models import Event, Session, SessionImage, SessionMetadata, SessionStats
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from sessions import selectors
+from sessions.lifecycle import TransitionRefused, is_move_needed, transition_status
+from sessions.manifest import MANIFEST_NAME
+from sessions.models import Event, EventSource, Session, SessionMetadata, SessionStatus, UserRating
+from sessions.scanning import resolve_inside
+from sessions.serializers import image_url
+from sessions.services import update_metadata
+from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
+
+STATUS_COLOURS = {SessionStatus.ONGOING: "#1f6feb", SessionStatus.COMPLETED: "#1a7f37",
+                  SessionStatus.ABORTED: "#cf222e"}
+HEARTBEAT_WARNING_AFTER = 60  # seconds
+IMAGES_SHOWN = 300
+MANIFEST_SHOWN = 200_000  # characters
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows here are written by the sync and the state machine, not by hand."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+# --- list filters ---------------------------------------------------------------------------
 
 
-class StatsInline(admin.StackedInline):
-    model = SessionStats
+class FlagListFilter(admin.SimpleListFilter):
+    """Yes/no on a condition; "no" includes sessions without metadata."""
+
+    condition: Q
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(self.get_condition())
+        if self.value() == "no":
+            return queryset.exclude(self.get_condition())
+        return queryset
+
+    def get_condition(self) -> Q:
+        return self.condition
+
+
+class FavouriteFilter(FlagListFilter):
+    title, parameter_name, condition = "favourite", "favourite", Q(metadata__is_favorite=True)
+
+
+class TestFilter(FlagListFilter):
+    title, parameter_name, condition = "test run", "test", Q(metadata__is_test=True)
+
+
+class SeedSweepFilter(FlagListFilter):
+    title, parameter_name, condition = "seed sweep", "seed_sweep", Q(stats__is_seed_sweep=True)
+
+
+class MissingFilter(FlagListFilter):
+    title, parameter_name, condition = "missing from disk", "missing", Q(is_missing=True)
+
+
+class SyncErrorFilter(FlagListFilter):
+    title, parameter_name, condition = "sync error", "sync_error", Q(sync_error__isnull=False)
+
+
+class CompleteFilter(FlagListFilter):
+    title, parameter_name = "complete", "complete"
+
+    def get_condition(self) -> Q:
+        return Q(completion_percentage__gte=settings.SDGEN_COMPLETE_THRESHOLD) | Q(metadata__is_complete=True)
+
+
+class ModelFilter(admin.SimpleListFilter):
+    title, parameter_name = "model", "model"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
+        models = (Session.objects.exclude(stats__sd_model=None).order_by("stats__sd_model")
+                  .values_list("stats__sd_model", flat=True).distinct())
+        return [(model, model) for model in models]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(stats__sd_model=self.value()) if self.value() else queryset
+
+
+# --- forms ----------------------------------------------------------------------------------
+
+
+class SessionStatusForm(forms.ModelForm):
+    """Only the status can be changed here, with a reason, through the state machine."""
+
+    status = forms.ChoiceField(choices=SessionStatus.choices)
+    status_reason = forms.CharField(
+        label="Reason", required=False, max_length=1000,
+        widget=forms.TextInput(attrs={"size": 60, "placeholder": "why the status is being changed"}),
+        help_text="Required when the status changes; recorded in the event log with your name.")
+
+    class Meta:
+        model = Session
+        fields = ["status"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        wanted = data.get("status")
+        if wanted is None or wanted == self.instance.status:
+            return data
+        try:
+            is_move_needed(from_status=self.instance.status, to_status=wanted, source=EventSource.ADMIN)
+        except TransitionRefused as refusal:
+            raise forms.ValidationError({"status": str(refusal)}) from None
+        if not (data.get("status_reason") or "").strip():
+            raise forms.ValidationError({"status_reason": "Give a reason for the change."})
+        return data
+
+
+class StatusReasonForm(forms.Form):
+    reason = forms.CharField(max_length=1000, widget=forms.TextInput(attrs={"size": 60, "autofocus": True}),
+                             help_text="Recorded in each session's event log with your name.")
+
+
+class MetadataForm(forms.ModelForm):
+    tags = forms.CharField(required=False, help_text="Comma-separated; up to 50 tags of 1 to 64 characters.",
+                           widget=forms.TextInput(attrs={"size": 60}))
+    user_note = forms.CharField(required=False, max_length=MAX_NOTE_LENGTH,
+                                widget=forms.Textarea(attrs={"rows": 3, "cols": 60}))
+    user_rating = forms.ChoiceField(choices=[("", "—"), *UserRating.choices], required=False)
+
+    class Meta:
+        model = SessionMetadata
+        fields = ["is_favorite", "user_rating", "tags", "user_note", "is_test", "is_complete"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None and not self.instance._state.adding:
+            self.initial["tags"] = ", ".join(self.instance.tag_list)
+
+    def clean_tags(self) -> list[str]:
+        text = self.cleaned_data.get("tags") or ""
+        try:
+            return normalize_tags(part for part in text.split(",") if part.strip())
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+    def clean_user_rating(self) -> str | None:
+        return self.cleaned_data.get("user_rating") or None
+
+    def has_changed(self) -> bool:
+        # The tags are text here and a list on the model: compare them as lists, not as text.
+        changed = set(self.changed_data) - {"tags"}
+        if "tags" in self.changed_data:
+            text = self.data.get(self.add_prefix("tags"), "") or ""
+            original = [] if self.instance._state.adding else self.instance.tag_list
+            try:
+                if normalize_tags(part for part in text.split(",") if part.strip()) != original:
+                    changed.add("tags")
+            except ValueError:
+                changed.add("tags")  # invalid: let validation say why
+        return bool(changed)
+
+
+class MetadataInline(admin.StackedInline):
+    model = SessionMetadata
+    form = MetadataForm
     can_delete = False
-    extra = 0
+    extra = 1
+    max_num = 1
+    verbose_name = verbose_name_plural = "your notes"
 
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+# --- the session admin ----------------------------------------------------------------------
 
 
 @admin.register(Session)
-class SessionAdmin(ReadOnlyAdmin):
-    list_display = ["name", "created_at", "status", "model", "images_actual", "images_expected",
-                    "completion_percentage", "is_missing", "sync_error"]
-    list_filter = ["status", "is_missing", "has_manifest"]
-    list_select_related = ["stats"]
-    search_fields = ["name"]
+class SessionAdmin(admin.ModelAdmin):
+    form = SessionStatusForm
+    inlines = [MetadataInline]
+    list_display = ["thumbnail", "name", "created_at", "status_badge", "sd_model", "images", "favourite", "test_run"]
+    list_display_links = ["thumbnail", "name"]
+    list_filter = ["status", FavouriteFilter, TestFilter, SeedSweepFilter, CompleteFilter, ModelFilter, MissingFilter,
+                   SyncErrorFilter]
+    list_select_related = ["stats", "metadata"]
+    search_fields = ["name", "stats__resolved_prompt"]
     date_hierarchy = "created_at"
-    list_per_page = 100
-    inlines = [StatsInline]
+    list_per_page = 50
+    ordering = ["-created_at", "-id"]
+    actions = ["mark_completed", "mark_aborted"]
+    change_list_template = "admin/gen_sessions/session/change_list.html"
+    change_form_template = "admin/gen_sessions/session/change_form.html"
+    readonly_fields = ["name", "identity", "status_set", "location", "sync_error_text", "generation", "counts", "timing",
+                       "variations", "image_grid", "event_log", "raw_manifest"]
+    fieldsets = [
+        (None, {"fields": ["name", "identity", "location", "status", "status_reason", "status_set", "sync_error_text"]}),
+        ("Generation", {"fields": ["generation"]}),
+        ("Counts", {"fields": ["counts"]}),
+        ("Timing", {"fields": ["timing"]}),
+        ("Variations", {"fields": ["variations"]}),
+        ("Images", {"fields": ["image_grid"]}),
+        ("Event log", {"fields": ["event_log"]}),
+        ("Manifest", {"fields": ["raw_manifest"]}),
+    ]
+
+    class Media:
+        css = {"all": ["gen_sessions/admin.css"]}
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return super().get_queryset(request).annotate(cover_image=selectors.cover_images())
+
+    def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list:
+        if obj is not None and self.has_change_permission(request, obj):
+            return self.fieldsets
+        # Looking only: no reason field to fill in.
+        first = {"fields": [f for f in self.fieldsets[0][1]["fields"] if f != "status_reason"]}
+        return [(None, first), *self.fieldsets[1:]]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # sessions come from the results folder
+
+    def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return False  # a session's history (its events) is kept for good
+
+    def save_model(self, request: HttpRequest, obj: Session, form: forms.ModelForm, change: bool) -> None:
+        # Never obj.save(): the sync owns every other column and may have moved them meanwhile.
+        wanted = form.cleaned_data["status"]
+        current = Session.objects.get(pk=obj.pk)
+        if wanted == current.status:
+            return
+        try:
+            transition_status(session=current, to_status=wanted, source=EventSource.ADMIN,
+                              performer=request.user.get_username(), reason=form.cleaned_data["status_reason"])
+        except TransitionRefused as refusal:
+            messages.error(request, f"The status was not changed: {refusal}.")
+
+    def save_formset(self, request: HttpRequest, form: forms.ModelForm, formset: Any, change: bool) -> None:
+        if formset.model is not SessionMetadata:
+            return super().save_formset(request, form, formset, change)
+        # Through the service (tags are rows of their own), not the formset's model saves.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for metadata_form in formset.forms:
+            if metadata_form.has_changed():
+                changes = {name: metadata_form.cleaned_data[name] for name in MetadataForm.Meta.fields}
+                metadata = update_metadata(session=form.instance, changes=changes)
+                formset.changed_objects.append((metadata, metadata_form.changed_data))
+
+    # --- list columns -----------------------------------------------------------------------
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, session: Session) -> SafeString:
+        return format_html('<span class="sdgen-badge" style="background:{}">{}</span>',
+                           STATUS_COLOURS.get(session.status, "#6e7781"), session.status)
 
     @admin.display(description="model", ordering="stats__sd_model")
-    def model(self, session: Session) -> str:
+    def sd_model(self, session: Session) -> str:
         stats = getattr(session, "stats", None)
-        return (stats.sd_model or "") if stats else ""
+        return (stats.sd_model or "—") if stats is not None else "—"
+
+    @admin.display(description="images", ordering="completion_percentage")
+    def images(self, session: Session) -> SafeString:
+        percentage = session.completion_percentage
+        expected = session.images_expected if session.images_expected is not None else "?"
+        width = max(0.0, min(100.0, percentage or 0.0))
+        return format_html(
+            '<div class="sdgen-count">{} / {}</div><div class="sdgen-bar" title="{}"><span style="width:{}%"></span>'
+            "</div>", session.images_actual, expected,
+            f"{percentage:.2f}%" if percentage is not None else "no manifest", f"{width:.0f}")
+
+    @admin.display(description="favourite", boolean=True)
+    def favourite(self, session: Session) -> bool:
+        metadata = getattr(session, "metadata", None)
+        return bool(metadata and metadata.is_favorite)
+
+    @admin.display(description="test", boolean=True)
+    def test_run(self, session: Session) -> bool:
+        metadata = getattr(session, "metadata", None)
+        return bool(metadata and metadata.is_test)
+
+    @admin.display(description="first image")
+    def thumbnail(self, session: Session) -> SafeString | str:
+        cover = getattr(session, "cover_image", None)
+        if not cover:
+            return ""
+        return format_html('<img class="sdgen-thumb" src="{}" alt="" loading="lazy" height="60">',
+                           image_url(session.name, cover, thumbnail=True))
+
+    # --- the session page -------------------------------------------------------------------
+
+    @admin.display(description="UUID")
+    def identity(self, session: Session) -> str:
+        return str(session.uuid)
+
+    @admin.display(description="status set")
+    def status_set(self, session: Session) -> str:
+        return f"by {session.status_source}, {timezone.localtime(session.status_changed_at):%Y-%m-%d %H:%M:%S}"
+
+    @admin.display(description="folder")
+    def location(self, session: Session) -> str:
+        return "missing from the results folder" if session.is_missing else f"results/{session.name}"
+
+    @admin.display(description="sync error")
+    def sync_error_text(self, session: Session) -> SafeString | str:
+        if not session.sync_error:
+            return "—"
+        return format_html('<span class="sdgen-error">{}</span>', session.sync_error)
+
+    def _stats(self, session: Session):
+        return getattr(session, "stats", None)
+
+    @admin.display(description="settings")
+    def generation(self, session: Session) -> SafeString | str:
+        stats = self._stats(session)
+        if stats is None:
+            return "No readable manifest."
+        size = f"{stats.width}×{stats.height}" if stats.width and stats.height else None
+        return _table([
+            ("model", stats.sd_model), ("sampler", stats.sampler_name), ("scheduler", stats.scheduler),
+            ("steps", stats.steps), ("CFG scale", stats.cfg_scale), ("size", size),
+            ("mode", stats.generation_mode), ("seed mode", stats.seed_mode), ("base seed", stats.seed_base),
+            ("seeds", f"{stats.seed_min} – {stats.seed_max}" if stats.seed_min is not None else None),
+            ("template version", stats.template_version), ("prompt", stats.resolved_prompt),
+            ("negative prompt", stats.negative_prompt),
+        ])
+
+    @admin.display(description="images")
+    def counts(self, session: Session) -> SafeString:
+        stats = self._stats(session)
+        completion = f"{session.completion_percentage:.2f} %" if session.completion_percentage is not None else None
+        return _table([
+            ("images on disk", session.images_actual), ("images expected", session.images_expected),
+            ("images in the manifest", stats.images_recorded if stats else None), ("completion", completion),
+        ])
+
+    @admin.display(description="times")
+    def timing(self, session: Session) -> SafeString:
+        stats = self._stats(session)
+        return _table([
+            ("run started", session.created_at), ("manifest written", stats.manifest_generated_at if stats else None),
+            ("first image", stats.first_image_created_at if stats else None),
+            ("last image", stats.last_image_created_at if stats else None),
+            ("last change seen", session.last_activity_at), ("first seen", session.first_seen_at),
+            ("last synced", session.synced_at), ("stats computed", stats.stats_computed_at if stats else None),
+        ])
+
+    @admin.display(description="placeholders")
+    def variations(self, session: Session) -> SafeString | str:
+        stats = self._stats(session)
+        if stats is None:
+            return "—"
+        rows = [("seed sweep", "yes" if stats.is_seed_sweep else "no"),
+                ("combinations", stats.variations_theoretical)]
+        for name, values in stats.variations_summary.items():
+            used = stats.placeholders.get(name, len(values))
+            rows.append((f"{name} ({used} used)", ", ".join(str(value) for value in values)))
+        return _table(rows)
+
+    @admin.display(description="thumbnails")
+    def image_grid(self, session: Session) -> SafeString | str:
+        images = list(selectors.session_images(session).filter(file_size__isnull=False)[:IMAGES_SHOWN + 1])
+        if not images:
+            return "No images on disk."
+        cells = format_html_join(
+            "", '<a href="{}" target="_blank" title="{}"><img src="{}" alt="{}" loading="lazy"></a>',
+            (
+                (image_url(session.name, image.filename), _variation_text(image), _thumbnail_src(session, image),
+                 image.filename)
+                for image in images[:IMAGES_SHOWN]
+            ),
+        )
+        more = ""
+        if len(images) > IMAGES_SHOWN:
+            more = format_html('<p>The first {} images; all of them: <a href="{}">the images API</a>.</p>',
+                               IMAGES_SHOWN, f"/api/sessions/{session.name}/images/")
+        return format_html('<div class="sdgen-grid">{}</div>{}', cells, more)
+
+    @admin.display(description="events")
+    def event_log(self, session: Session) -> SafeString | str:
+        events = selectors.session_events(session)
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            ((timezone.localtime(e.timestamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], e.kind,
+              f"{e.from_status or '—'} → {e.to_status or '—'}", e.source, e.performer_id, e.reason or "")
+             for e in events),
+        )
+        return format_html('<table class="sdgen-events"><thead><tr><th>when</th><th>what</th><th>status</th>'
+                           "<th>by</th><th>who</th><th>reason</th></tr></thead><tbody>{}</tbody></table>", rows)
+
+    @admin.display(description="on disk")
+    def raw_manifest(self, session: Session) -> SafeString | str:
+        path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
+        if path is None:
+            return "No manifest on disk."
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(MANIFEST_SHOWN + 1)
+        try:
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        except ValueError:
+            pass  # shown as it is: that is what the sync error is about
+        cut = len(text) > MANIFEST_SHOWN
+        return format_html('<details class="sdgen-manifest"><summary>{} ({} bytes{})</summary><pre>{}</pre>'
+                           "</details>", MANIFEST_NAME, f"{path.stat().st_size:,}", ", the beginning" if cut else "",
+                           text[:MANIFEST_SHOWN])
+
+    # --- actions ----------------------------------------------------------------------------
+
+    @admin.action(description="Mark completed", permissions=["change"])
+    def mark_completed(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse | None:
+        return self._mark(request, queryset, SessionStatus.COMPLETED)
+
+    @admin.action(description="Mark aborted", permissions=["change"])
+    def mark_aborted(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse | None:
+        return self._mark(request, queryset, SessionStatus.ABORTED)
+
+    def _mark(self, request: HttpRequest, queryset: QuerySet[Session], status: str) -> HttpResponse | None:
+        form = StatusReasonForm(request.POST if "apply" in request.POST else None)
+        if not form.is_valid():
+            return TemplateResponse(request, "admin/gen_sessions/session/mark_status.html", {
+                **self.admin_site.each_context(request),
+                "title": f"Mark {status}", "status": status, "sessions": queryset.order_by("-created_at"),
+                "form": form, "action": request.POST.get("action"), "opts": self.model._meta,
+                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            })
+        changed, refused = [], []
+        for session in queryset.order_by("-created_at"):
+            try:
+                transition_status(session=session, to_status=status, source=EventSource.ADMIN,
+                                  performer=request.user.get_username(), reason=form.cleaned_data["reason"])
+                changed.append(session.name)
+            except TransitionRefused as refusal:
+                refused.append(f"{session.name} ({refusal})")
+        if changed:
+            messages.success(request, f"Marked {status}: {', '.join(changed)}.")
+        if refused:
+            messages.error(request, f"Not changed: {'; '.join(refused)}.")
+        return None
+
+    # --- the list page ----------------------------------------------------------------------
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        now = timezone.now()
+        heartbeat = selectors.watcher_heartbeat()
+        watcher = selectors.watcher_health(now=now, heartbeat=heartbeat)
+        age = (now - heartbeat.beat_at).total_seconds() if heartbeat is not None else None
+        return super().changelist_view(request, {
+            **(extra_context or {}),
+            "watcher": watcher,
+            "watcher_stale": age is None or age > HEARTBEAT_WARNING_AFTER,
+            "watcher_age": age,
+        })
+
+
+def _table(rows: list[tuple[str, Any]]) -> SafeString:
+    def shown(value: Any) -> str:
+        if value is None or value == "":
+            return "—"
+        if hasattr(value, "tzinfo"):
+            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
+        return str(value)
+
+    body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((label, shown(value)) for label, value in rows))
+    return format_html('<table class="sdgen-facts">{}</table>', body)
+
+
+def _variation_text(image) -> str:
+    lines = [f"{name}: {value}" for name, value in (image.applied_variations or {}).items()]
+    if image.seed is not None:
+        lines.append(f"seed: {image.seed}")
+    return "\n".join(lines) or image.filename
+
+
+def _thumbnail_src(session: Session, image) -> str:
+    if image.filename.lower().endswith(".png"):
+        return image_url(session.name, image.filename, thumbnail=True)
+    return image_url(session.name, image.filename)
+
+
+# --- the event log --------------------------------------------------------------------------
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdmin):
+class EventAdmin(admin.ModelAdmin):
+    """Read-only for everyone, superusers included: events are never changed or removed."""
+
     list_display = ["timestamp", "session", "kind", "from_status", "to_status", "source", "performer_id", "reason"]
     list_filter = ["kind", "source", "performer_id"]
     list_select_related = ["session"]
     search_fields = ["session__name"]
+    date_hierarchy = "timestamp"
+    list_per_page = 100
+    ordering = ["-timestamp", "-id"]
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
-@admin.register(SessionImage)
-class SessionImageAdmin(ReadOnlyAdmin):
-    list_display = ["filename", "session", "index", "seed", "width", "height"]
-    list_select_related = ["session"]
-    search_fields = ["session__name", "filename"]
+    def has_change_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False
 
-
-admin.site.register(SessionMetadata)
+    def has_delete_permission(self, request: HttpRequest, obj: Event | None = None) -> bool:
+        return False

@@ -71,8 +71,12 @@ def library_stats(*, now: datetime) -> dict[str, Any]:
     return {**totals, "computed_at": now}
 
 
-def watcher_health(*, now: datetime) -> dict[str, Any]:
-    heartbeat = WatcherHeartbeat.objects.filter(pk=1).first()
+def watcher_heartbeat() -> WatcherHeartbeat | None:
+    return WatcherHeartbeat.objects.filter(pk=1).first()
+
+
+def watcher_health(*, now: datetime, heartbeat: WatcherHeartbeat | None = None) -> dict[str, Any]:
+    heartbeat = heartbeat or watcher_heartbeat()
     if heartbeat is None:
         return {"running": False, "mode": None, "last_event_at": None, "last_sync_at": None, "sessions_watched": None}
     return {

@@ -20,10 +20,7 @@ from sessions.models import (
     SessionStatus,
     UserRating,
 )
-
-MAX_TAGS = 50
-MAX_TAG_LENGTH = 64
-MAX_NOTE_LENGTH = 10_000
+from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
 
 
 def image_url(session_name: str, filename: str, *, thumbnail: bool = False) -> str:
@@ -131,10 +128,10 @@ class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
                         "is_favorite": {"required": False}}
 
     def validate_tags(self, tags: list[str]) -> list[str]:
-        kept: dict[str, str] = {}
-        for tag in tags:
-            kept.setdefault(tag.casefold(), tag)
-        return list(kept.values())
+        try:
+            return normalize_tags(tags)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from None
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if "tag_list" in attrs:

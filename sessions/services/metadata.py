@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
@@ -9,6 +10,24 @@ from django.db import transaction
 from sessions.models import Session, SessionMetadata, SessionTag
 
 EDITABLE_FIELDS = frozenset({"is_test", "is_complete", "is_favorite", "user_rating", "user_note", "tags"})
+MAX_TAGS = 50
+MAX_TAG_LENGTH = 64
+MAX_NOTE_LENGTH = 10_000
+
+
+def normalize_tags(tags: Iterable[str]) -> list[str]:
+    """Trimmed, duplicates (ignoring case) dropped, order kept; ValueError says what is wrong."""
+    kept: dict[str, str] = {}
+    for raw in tags:
+        tag = raw.strip()
+        if not tag:
+            raise ValueError("a tag cannot be empty")
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValueError(f"'{tag[:20]}…' is longer than {MAX_TAG_LENGTH} characters")
+        kept.setdefault(tag.casefold(), tag)
+    if len(kept) > MAX_TAGS:
+        raise ValueError(f"{len(kept)} tags: at most {MAX_TAGS} are allowed")
+    return list(kept.values())
 
 
 def update_metadata(*, session: Session, changes: dict[str, Any]) -> SessionMetadata:
