@@ -117,7 +117,7 @@ class _FolderRead:
     stats: StatsData | None = None
     records: list[ImageRecord] = field(default_factory=list)
     created_at: datetime | None = None
-    # Image sizes read ahead for sessions new to the database: filename → (width, height).
+    # Image sizes, read with the folder when the session is new to the database: filename → (w, h).
     sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
     @property
