@@ -71,13 +71,16 @@ def transition_status(
     source: str,
     performer: str = SYSTEM_PERFORMER,
     reason: str = "",
+    manifest_mtime_ns: int | None = None,
     now: datetime | None = None,
 ) -> Event | None:
     """Move ``session`` to ``to_status`` and record the event, atomically.
 
     Returns the new event, or None for a watchdog or system no-op. Raises
     ``TransitionRefused`` for a move the table refuses; nothing is written then.
-    ``session`` is updated in place on success.
+    For the watchdog, ``manifest_mtime_ns`` is the mtime of the manifest that asks for the
+    move: while it is the one a person or the stale rule saw when setting the status, their
+    verdict stands (a no-op). ``session`` is updated in place on success.
     """
     reason = reason.strip()
     if source in _PEOPLE:
@@ -93,9 +96,12 @@ def transition_status(
         # (compare-and-set) protects SQLite, which has no row locks.
         current = (
             Session.objects.select_for_update()
-            .only("status", "manifest_mtime_ns", "has_manifest")
+            .only("status", "manifest_mtime_ns", "status_pinned_manifest_ns")
             .get(pk=session.pk)
         )
+        pinned = current.status_pinned_manifest_ns
+        if source == EventSource.WATCHDOG and pinned is not None and pinned == (manifest_mtime_ns or 0):
+            return None  # the manifest has not changed since a person or the stale rule spoke
         if not is_move_needed(from_status=current.status, to_status=to_status, source=source):
             return None
         # A person's or the stale rule's verdict stands until the manifest changes after it.

@@ -10,14 +10,39 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, NoReturn
 
 from django.db import connections, models
+from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Q
 
 from sessions.stats import from_ns
 
 SYSTEM_PERFORMER = "system"
+
+
+@cache
+def _column_limits(model: type[models.Model], field_name: str) -> tuple[int | None, tuple[int, int] | None]:
+    field = model._meta.get_field(field_name)
+    length = field.max_length if isinstance(field, models.CharField) else None
+    bounds = None
+    if isinstance(field, models.IntegerField):
+        bounds = BaseDatabaseOperations.integer_field_ranges.get(field.get_internal_type())
+    return length, bounds
+
+
+def fit_to_column(model: type[models.Model], field_name: str, value: Any) -> Any:
+    """``value`` made storable in the column: text cut to its length, numbers outside its range
+    dropped (None). Manifests can hold anything; one odd value must not fail a whole batch."""
+    if value is None:
+        return None
+    length, bounds = _column_limits(model, field_name)
+    if length is not None and isinstance(value, str) and len(value) > length:
+        return value[: length - 1] + "…"
+    if bounds is not None and isinstance(value, int) and not bounds[0] <= value <= bounds[1]:
+        return None
+    return value
 
 
 class SessionStatus(models.TextChoices):
@@ -158,8 +183,11 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
             params.append(row)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
-                # COPY is several times faster than psycopg's pipelined executemany.
-                with cursor.cursor.copy(f"COPY {table} ({column_list}) FROM STDIN") as copy:
+                # COPY is several times faster than psycopg's pipelined executemany. It runs on the
+                # driver's cursor, so its errors are turned into Django's here (IntegrityError…).
+                with connection.wrap_database_errors, cursor.cursor.copy(
+                    f"COPY {table} ({column_list}) FROM STDIN"
+                ) as copy:
                     for row in params:
                         copy.write_row(row)
             else:

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from sessions.lifecycle import STALE_REASON, EventSpec, TransitionRefused, record_events, transition_status
 from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
-from sessions.models import EventKind, EventSource, Session, SessionImage, SessionStats, SessionStatus
+from sessions.models import EventKind, EventSource, Session, SessionImage, SessionStats, SessionStatus, fit_to_column
 from sessions.scanning import (
     FolderStamp,
     FolderUnreadable,
@@ -59,6 +59,7 @@ Progress = Callable[[int, int], None]
 BATCH_MAX_SESSIONS = 200
 BATCH_MAX_IMAGES = 5000
 
+_MAX_FILENAME = SessionImage._meta.get_field("filename").max_length
 _STATS_DATA_FIELDS = [f.name for f in fields(StatsData)]
 _STATS_FIELDS = [*_STATS_DATA_FIELDS, "stats_computed_at"]
 _IMAGE_FIELDS = ["index", "seed", "prompt", "negative_prompt", "applied_variations", "file_size", "mtime_ns"]
@@ -82,6 +83,7 @@ class SyncReport:
     images_written: int = 0
     images_deleted: int = 0
     errors: dict[str, str] = field(default_factory=dict)
+    interrupted: bool = False  # stopped early at the caller's request (should_stop)
     # With defer_manifest_errors: unreadable manifests left untouched, to be read again shortly.
     deferred: dict[str, str] = field(default_factory=dict)
     seconds: float = 0.0
@@ -117,8 +119,6 @@ class _FolderRead:
     stats: StatsData | None = None
     records: list[ImageRecord] = field(default_factory=list)
     created_at: datetime | None = None
-    # Image sizes, read with the folder when the session is new to the database: filename → (w, h).
-    sizes: dict[str, tuple[int, int] | None] = field(default_factory=dict)
 
     @property
     def is_session(self) -> bool:
@@ -139,6 +139,7 @@ class SessionSynchronizer:
         clock: Clock = timezone.now,
         time_zone: tzinfo | None = None,
         progress: Progress | None = None,
+        should_stop: Callable[[], bool] | None = None,
     ) -> None:
         """``defer_manifest_errors``: leave a session whose manifest cannot be parsed as it is
         and report it in ``SyncReport.deferred`` (the watcher reads a manifest that is being
@@ -150,6 +151,7 @@ class SessionSynchronizer:
         self.clock = clock
         self.time_zone = time_zone or zoneinfo.ZoneInfo(settings.SDGEN_TIME_ZONE)
         self.progress = progress
+        self.should_stop = should_stop
 
     def sync(self, names: Sequence[str] | None = None) -> SyncReport:
         """Sync every session folder, or only ``names``; vanished sessions are marked missing."""
@@ -181,7 +183,7 @@ class SessionSynchronizer:
         pending: list[_FolderRead] = []
         pending_images = done = 0
         for name in to_read:
-            read = self._read_folder(name, new=name not in known)
+            read = self._read_folder(name)
             if not read.is_session:
                 del stamps[name]  # emptied: no manifest and no image left
                 continue
@@ -195,6 +197,9 @@ class SessionSynchronizer:
                 pending, pending_images = [], 0
                 if self.progress:
                     self.progress(done, len(to_read))
+                if self.should_stop is not None and self.should_stop():
+                    report.interrupted = True
+                    return
         if pending:
             done += self._write_with_retry(pending, report)
         if self.progress:
@@ -221,8 +226,7 @@ class SessionSynchronizer:
             known.manifest_size,
         )
 
-    def _read_folder(self, name: str, *, new: bool = False) -> _FolderRead:
-        """Read one folder; for a session not in the database yet, image sizes too."""
+    def _read_folder(self, name: str) -> _FolderRead:
         read = _FolderRead(name)
         try:
             read.listing = listing = list_folder(self.results_dir, name)
@@ -243,22 +247,38 @@ class SessionSynchronizer:
         )
         if not read.error:
             read.records = image_records(manifest=read.manifest, listing=listing)
-            if new:
-                folder = f"{self.results_dir}/{name}"
-                read.sizes = {r.filename: read_image_size(f"{folder}/{r.filename}") for r in read.records if r.exists}
         return read
 
     # --- writing ------------------------------------------------------------------------
 
     def _write_with_retry(self, reads: list[_FolderRead], report: SyncReport) -> int:
         try:
-            self._write(reads, report)
-        except IntegrityError:
-            # Another process (the watcher, a second sync) wrote the same rows meanwhile:
-            # read the database again and write the batch once more.
-            logger.info("a batch collided with a concurrent sync; writing it again")
-            self._write(reads, report)
+            try:
+                self._write(reads, report)
+            except IntegrityError:
+                # Another process (the watcher, a second sync) wrote the same rows meanwhile:
+                # read the database again and write the batch once more.
+                logger.info("a batch collided with a concurrent sync; writing it again")
+                self._write(reads, report)
+        except (DatabaseError, ValueError, OverflowError) as exc:
+            if len(reads) > 1:
+                # Something in one session cannot be stored: find it, and store all the others.
+                for read in reads:
+                    self._write_with_retry([read], report)
+            else:
+                self._write_unstorable(reads[0], exc, report)
         return len(reads)
+
+    def _write_unstorable(self, read: _FolderRead, exc: Exception, report: SyncReport) -> None:
+        """Keep the session's last good data and say why the new data could not be stored."""
+        logger.exception("%s: cannot store what was read", read.name)
+        failed = _FolderRead(read.name, listing=read.listing, error=f"cannot store what was read: {exc}",
+                             counts=read.counts, created_at=read.created_at)
+        try:
+            self._write([failed], report)
+        except (DatabaseError, ValueError, OverflowError):
+            logger.exception("%s: cannot record the error either", read.name)
+            report.errors[read.name] = failed.error
 
     def _write(self, reads: list[_FolderRead], report: SyncReport) -> None:
         existing = {s.name: s for s in Session.objects.filter(name__in=[read.name for read in reads])}
@@ -358,13 +378,14 @@ class SessionSynchronizer:
         session.has_manifest = listing.has_manifest
         session.created_at = read.created_at
         session.images_actual = read.counts.images_actual
-        session.images_expected = read.counts.images_expected
+        session.images_expected = fit_to_column(Session, "images_expected", read.counts.images_expected)
         session.completion_percentage = read.counts.completion_percentage
 
     def _write_stats(self, reads: list[_FolderRead], sessions: dict[str, Session], now: datetime) -> None:
         rows = [
             SessionStats(session_id=sessions[read.name].pk, stats_computed_at=now,
-                         **{name: getattr(read.stats, name) for name in _STATS_DATA_FIELDS})
+                         **{name: fit_to_column(SessionStats, name, getattr(read.stats, name))
+                            for name in _STATS_DATA_FIELDS})
             for read in reads
             if read.stats is not None
         ]
@@ -394,7 +415,10 @@ class SessionSynchronizer:
         stored = {} if self.rebuild else dict(stored)
         folder = os.path.join(self.results_dir, read.name)
         for record in read.records:
-            values = (record.index, record.seed, record.prompt, record.negative_prompt,
+            if len(record.filename) > _MAX_FILENAME:
+                continue  # a manifest entry no file on disk could match
+            values = (fit_to_column(SessionImage, "index", record.index),
+                      fit_to_column(SessionImage, "seed", record.seed), record.prompt, record.negative_prompt,
                       record.applied_variations, record.file_size, record.mtime_ns)
             previous = stored.pop(record.filename, None)
             size = None
@@ -406,11 +430,9 @@ class SessionSynchronizer:
                         continue
                     size = (width, height) if width is not None else None
             if record.exists and size is None:
-                if record.filename in read.sizes:
-                    size = read.sizes[record.filename]
-                else:
-                    size = read_image_size(f"{folder}/{record.filename}")
-            width, height = size or (None, None)
+                size = read_image_size(f"{folder}/{record.filename}")
+            width, height = (fit_to_column(SessionImage, "width", size[0]),
+                             fit_to_column(SessionImage, "height", size[1])) if size else (None, None)
             if previous is None:
                 plan.create.append((record.filename, *values, width, height))
             else:
@@ -440,12 +462,9 @@ class SessionSynchronizer:
     def _apply_manifest_status(session: Session, read: _FolderRead, now: datetime) -> bool:
         if read.manifest is None or read.manifest.status == session.status:
             return False
-        pinned = session.status_pinned_manifest_ns
-        if pinned is not None and pinned == (read.listing.manifest_mtime_ns or 0):
-            return False  # a person's or the stale rule's verdict; the manifest has not moved since
         try:
-            event = transition_status(session=session, to_status=read.manifest.status,
-                                      source=EventSource.WATCHDOG, now=now)
+            event = transition_status(session=session, to_status=read.manifest.status, source=EventSource.WATCHDOG,
+                                      manifest_mtime_ns=read.listing.manifest_mtime_ns, now=now)
         except TransitionRefused as exc:
             logger.info("%s: manifest says %s, status stays %s: %s", session.name, read.manifest.status,
                         session.status, exc)
@@ -487,11 +506,13 @@ def sync_sessions(
     rebuild: bool = False,
     defer_manifest_errors: bool = False,
     progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
     clock: Clock = timezone.now,
 ) -> SyncReport:
     """Sync all session folders (or ``names``) into the database; see ``SessionSynchronizer``."""
     synchronizer = SessionSynchronizer(results_dir=results_dir, full=full, rebuild=rebuild, clock=clock,
-                                       defer_manifest_errors=defer_manifest_errors, progress=progress)
+                                       defer_manifest_errors=defer_manifest_errors, progress=progress,
+                                       should_stop=should_stop)
     return synchronizer.sync(names)
 
 

@@ -46,7 +46,7 @@ def test_the_table_covers_every_move() -> None:
     assert allowed == {key for key, verdict in TABLE.items() if verdict == "move"}
 
 
-@pytest.mark.parametrize(("from_status", "to_status", "source"), sorted(TABLE), ids="{0[0]}-{0[1]}-{0[2]}".format)
+@pytest.mark.parametrize(("from_status", "to_status", "source"), sorted(TABLE), ids=["-".join(key) for key in sorted(TABLE)])
 def test_transition_table(from_status: str, to_status: str, source: str) -> None:
     session = create_session(status=from_status)
     performer = "alice" if source in ("admin", "api") else "system"
@@ -103,8 +103,13 @@ def test_person_and_system_changes_pin_the_manifest_they_saw() -> None:
     session = create_session(manifest_mtime_ns=123)
     transition_status(session=session, to_status="aborted", source="system", reason="stale")
     assert Session.objects.get(pk=session.pk).status_pinned_manifest_ns == 123
-    transition_status(session=session, to_status="ongoing", source="watchdog")
-    assert Session.objects.get(pk=session.pk).status_pinned_manifest_ns is None
+    # The same manifest asking again: the verdict stands, checked under the row lock.
+    assert transition_status(session=session, to_status="ongoing", source="watchdog", manifest_mtime_ns=123) is None
+    assert Session.objects.get(pk=session.pk).status == "aborted"
+    # A manifest written since: it speaks again.
+    transition_status(session=session, to_status="ongoing", source="watchdog", manifest_mtime_ns=456)
+    stored = Session.objects.get(pk=session.pk)
+    assert stored.status == "ongoing" and stored.status_pinned_manifest_ns is None
 
 
 def test_a_failed_event_write_leaves_the_status_unchanged(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -457,3 +457,67 @@ class TestBatching:
         assert report.created == 10 and report.images_written == 40
         assert progress == [(3, 10), (6, 10), (9, 10), (10, 10)]
         assert Event.objects.filter(kind="discovered").count() == 10
+
+
+class TestValuesThatDoNotFitTheDatabase:
+    def test_out_of_range_and_overlong_values_are_stored_as_far_as_they_fit(
+        self, empty_results_dir: Path, write_session: SessionWriter
+    ) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        manifest["snapshot"]["version"] = "v" * 150
+        manifest["snapshot"]["runtime_info"]["sd_model_checkpoint"] = "m" * 1000
+        manifest["snapshot"]["api_params"]["steps"] = 2**40
+        manifest["snapshot"]["generation_params"]["num_images"] = 10**12
+        manifest["images"][0]["seed"] = 2**64 - 1  # a 64-bit unsigned seed, as other tools write
+        manifest["images"].append({"filename": "x" * 300 + ".png", "seed": 1})
+        write_session(empty_results_dir, "20251107_120000-odd", manifest,
+                      images=[e["filename"] for e in manifest["images"][:4]] + ["capture_1699999999999.png"])
+        report = sync_sessions(results_dir=empty_results_dir)
+        assert report.errors == {} and report.created == 1
+        session = Session.objects.get()
+        assert session.images_actual == 5 and session.images_expected is None
+        stats = session.stats
+        assert stats.template_version == "v" * 99 + "…" and len(stats.sd_model) == 500
+        assert stats.steps is None and stats.seed_max is None
+        images = {image.filename: image for image in SessionImage.objects.filter(session=session)}
+        assert images["facial_expressions_0000_seed-42.png"].seed is None
+        assert images["capture_1699999999999.png"].index is None
+        assert len(images) == 5  # the 304-character manifest entry cannot be a file
+
+    def test_a_session_that_cannot_be_stored_does_not_stop_the_others(
+        self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from django.db import DataError
+
+        real = services.SessionSynchronizer._write_stats
+
+        def refuse_one(self, reads, sessions, now):
+            if any(read.name == SWEEP for read in reads):
+                raise DataError("value too long for type character varying(100)")
+            return real(self, reads, sessions, now)
+
+        monkeypatch.setattr(services.SessionSynchronizer, "_write_stats", refuse_one)
+        report = sync_sessions(results_dir=results_dir)
+        assert report.created == 4
+        assert "cannot store what was read: value too long" in report.errors[SWEEP]
+        assert Session.objects.get(name=SWEEP).sync_error.startswith("cannot store what was read")
+        assert SessionStats.objects.filter(session__name=FACIAL).exists()
+        assert not SessionStats.objects.filter(session__name=SWEEP).exists()
+
+    def test_a_batch_that_collides_with_another_writer_is_written_again(
+        self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        real = services.SessionSynchronizer._create_sessions
+        collided: list[str] = []
+
+        def another_writer_first(self, reads, now):
+            if not collided and reads:
+                collided.append(reads[0].name)
+                real(self, reads[:1], now)  # the watcher created this one a moment ago
+            return real(self, reads, now)
+
+        monkeypatch.setattr(services.SessionSynchronizer, "_create_sessions", another_writer_first)
+        report = sync_sessions(results_dir=results_dir)
+        assert collided and report.created == 4 and not report.errors
+        assert Session.objects.count() == 4
+        assert Event.objects.filter(kind="discovered").count() == 4
