@@ -322,10 +322,14 @@ class Watcher:
 
     # --- life cycle ---------------------------------------------------------------------
 
-    def catch_up(self) -> SyncReport:
+    def catch_up(self, *, progress: Callable[[int, int], None] | None = None) -> SyncReport:
         """Sync what changed while nobody watched, start the thumbnail catch-up (it runs in the
-        background, behind live images), then close runs that went stale."""
-        report = sync_sessions(results_dir=self.results_dir)
+        background, behind live images), then close runs that went stale. A stop request
+        ends it between two batches."""
+        report = sync_sessions(results_dir=self.results_dir, progress=progress,
+                               should_stop=lambda: self._stop_requested)
+        if report.interrupted:
+            return report
         if self.thumbnails is not None:
             self.thumbnails.start_catch_up()
         stale = mark_stale_sessions(now=self.now(), stale_after=self.stale_after)
@@ -355,6 +359,10 @@ class Watcher:
                          stale=start + self.stale_every, sweep=start + self.SWEEP_EVERY,
                          summary=start + self.SUMMARY_EVERY)
 
+    @property
+    def stop_requested(self) -> bool:
+        return self._stop_requested
+
     def request_stop(self) -> None:
         """Safe from a signal handler: only sets a flag the loop reads."""
         self._stop_requested = True
@@ -363,7 +371,14 @@ class Watcher:
         """Apply changes until ``request_stop``; then flush pending work and stop."""
         try:
             while not self._stop_requested:
-                self.step(wait=True)
+                try:
+                    self.step(wait=True)
+                except Exception:
+                    # A database that went away, a folder that cannot be written: log it and go
+                    # on; what was not done is picked up by the next event or sweep.
+                    self.stats.failures += 1
+                    logger.exception("the watcher hit an error; it carries on")
+                    time.sleep(self.LONGEST_WAIT)
         finally:
             self.close()
 
@@ -487,10 +502,14 @@ class Watcher:
         self.stats.syncs += 1
         self.stats.sessions_synced += len(names)
         self.last_sync_at = self.now()
-        self._retry_or_record(report)
-        self._after_sync([name for name in names if name not in report.deferred])
+        recorded = self._retry_or_record(report, names)
+        self._after_sync([name for name in names if name not in report.deferred] + recorded)
 
-    def _retry_or_record(self, report: SyncReport) -> None:
+    def _retry_or_record(self, report: SyncReport, synced: Iterable[str] | None) -> list[str]:
+        """Schedule another read of the manifests that could not be parsed; after the last
+        retry record the error. Returns the sessions recorded that way. ``synced``: the names
+        this sync covered (None: all)."""
+        recorded = []
         for name in report.deferred:
             attempt = self._attempts.get(name, 0) + 1
             if attempt <= self.MANIFEST_RETRIES:
@@ -500,10 +519,13 @@ class Watcher:
                 self.debouncer.touch(name, self.monotonic(), delay=0.1 * attempt)
             else:
                 self._attempts.pop(name, None)
-                recorded = sync_sessions(results_dir=self.results_dir, names=[name])
-                logger.warning("%s: %s", name, recorded.errors.get(name, report.deferred[name]))
-        for name in set(self._attempts) - set(report.deferred):
-            del self._attempts[name]
+                result = sync_sessions(results_dir=self.results_dir, names=[name])
+                logger.warning("%s: %s", name, result.errors.get(name, report.deferred[name]))
+                recorded.append(name)
+        covered = set(self._attempts) if synced is None else set(synced)
+        for name in covered - set(report.deferred):
+            self._attempts.pop(name, None)  # read fine this time
+        return recorded
 
     def _record_failure(self, name: str) -> None:
         self.stats.failures += 1
@@ -527,8 +549,8 @@ class Watcher:
                 self._activate(name)
             else:
                 self._deactivate(name)
-            if self.thumbnails is not None and not is_missing:
-                self.thumbnails.session_synced(name)
+            if self.thumbnails is not None:
+                self.thumbnails.session_synced(name)  # a missing one loses its thumbnails
         for name in set(names) - known:
             # Not a session (yet): a new folder is watched until its first manifest or image.
             if (self.results_dir / name).is_dir():
@@ -544,7 +566,7 @@ class Watcher:
         except Exception:
             logger.exception("sweep failed; it runs again in %.0fs", self.SWEEP_EVERY)
             return
-        self._retry_or_record(report)
+        self._retry_or_record(report, None)
         if report.sessions_read or report.missing:
             logger.info("sweep: %s", report.summary())
         self._reconcile()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from sessions.models import Session
+from sessions.stats import is_image_name
 from thumbnails.models import ThumbnailCount
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
@@ -33,8 +35,8 @@ def thumbnail_settings() -> ThumbnailSettings:
 
 
 def is_thumbnail_source(filename: str) -> bool:
-    """Only PNGs get thumbnails."""
-    return filename.lower().endswith(".png") and not filename.startswith(".")
+    """Only PNG images get thumbnails (the one test used everywhere: API, admin, watcher)."""
+    return is_image_name(filename) and filename.lower().endswith(".png")
 
 
 def thumbnail_path(thumbnails_dir: Path, session_name: str, filename: str) -> Path:
@@ -106,7 +108,28 @@ def remove_orphans(check: SessionCheck) -> int:
             removed += 1
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            logger.warning("%s: cannot remove: %s", path, exc.strerror or exc)
     return removed
+
+
+def remove_session_thumbnails(thumbnails_dir: Path, name: str) -> bool:
+    """Delete the thumbnails of a session whose folder is gone (they are made again if it returns)."""
+    folder = thumbnails_dir / name
+    if not folder.is_dir() or folder.is_symlink() or folder.resolve().parent != thumbnails_dir.resolve():
+        return False
+    shutil.rmtree(folder, ignore_errors=True)
+    logger.info("%s: the folder is gone; its thumbnails are removed", name)
+    return True
+
+
+def remove_orphan_folders(*, results_dir: Path, thumbnails_dir: Path) -> int:
+    """Thumbnail folders whose session folder no longer exists: removed."""
+    try:
+        names = [entry.name for entry in os.scandir(thumbnails_dir) if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return 0
+    return sum(remove_session_thumbnails(thumbnails_dir, name) for name in names if not (results_dir / name).is_dir())
 
 
 def record_count(*, session_id: int, check: SessionCheck, rendered: int) -> None:
@@ -198,8 +221,10 @@ class CatchUpReport:
 
 def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int, full: bool = False,
                         names: Sequence[str] | None = None,
-                        progress: Callable[[int, int], None] | None = None) -> CatchUpReport:
-    """Render what the smart catch-up finds, in a pool of ``workers`` processes; wait for all."""
+                        progress: Callable[[int, int], None] | None = None,
+                        should_stop: Callable[[], bool] = lambda: False) -> CatchUpReport:
+    """Render what the smart catch-up finds, in a pool of ``workers`` processes; wait for all
+    (or, once ``should_stop()``, for what is running: the rest is found again next time)."""
     started = time.perf_counter()
     report = CatchUpReport()
     pool = ThumbnailPool(workers=workers)
@@ -221,6 +246,8 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
         if progress:
             progress(done, submitted)
 
+    if full:
+        report.removed += remove_orphan_folders(results_dir=results_dir, thumbnails_dir=thumbnails_dir)
     try:
         for rank, (pk, check) in enumerate(plan_catch_up(results_dir=results_dir, thumbnails_dir=thumbnails_dir,
                                                          full=full, names=names)):
@@ -235,12 +262,14 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
                 pool.submit(job, tier=BACKGROUND, rank=float(rank))
                 submitted += 1
             # Plan only a little ahead of the workers: memory stays flat on any library.
-            while pool.queued() > workers * 8:
-                outcome = pool.wait_outcome(timeout=1.0)
+            while pool.queued() > workers * 8 and not should_stop():
+                outcome = pool.wait_outcome(timeout=0.5)
                 if outcome is not None:
                     collect(outcome)
-        while outstanding:
-            outcome = pool.wait_outcome(timeout=1.0)
+            if should_stop():
+                break
+        while outstanding and not should_stop():
+            outcome = pool.wait_outcome(timeout=0.5)
             if outcome is not None:
                 collect(outcome)
     finally:
@@ -296,6 +325,7 @@ class LiveThumbnails:
         check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
                               render_settings=self.settings)
         if check is None:
+            remove_session_thumbnails(self.thumbnails_dir, name)
             return
         if check.orphans:
             self.report.removed += remove_orphans(check)

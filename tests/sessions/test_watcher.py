@@ -303,6 +303,25 @@ class TestWatcher:
         assert "not valid JSON" in session.sync_error
         assert session.images_actual == 2 and session.status == "ongoing"
 
+    def test_a_broken_manifest_is_recorded_even_while_other_runs_keep_syncing(
+        self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
+    ) -> None:
+        broken = write_session(empty_results_dir, "20251107_120000-broken", ongoing_manifest())
+        busy = write_session(empty_results_dir, "20251107_130000-busy", ongoing_manifest())
+        watcher = make_watcher()
+        watcher.catch_up()
+        watcher.start()
+        (broken / "manifest.json").write_text('{"images": [')
+        event(watcher, broken / "manifest.json")
+        for _ in range(20):  # the other run writes an image every 0.3 s meanwhile
+            event(watcher, busy / "manifest.json")
+            settle(watcher, clock)
+            clock.advance(0.1)
+        session = Session.objects.get(name=broken.name)
+        assert "not valid JSON" in session.sync_error
+        assert watcher.stats.retries == watcher.MANIFEST_RETRIES
+        assert broken.name in watcher.active  # recorded, and still watched: it may be fixed
+
     def test_a_deleted_folder_is_missing_and_restored(
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter, tmp_path: Path
     ) -> None:
@@ -362,6 +381,39 @@ class TestWatcher:
         session = Session.objects.get()
         assert (session.status, session.status_source) == ("aborted", "system")
         assert watcher.active == set()
+
+    def test_an_error_in_the_loop_is_logged_and_the_loop_goes_on(
+        self, make_watcher, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        watcher = make_watcher()
+        watcher.start()
+        turns = []
+
+        def step(*, wait: bool) -> None:
+            turns.append(wait)
+            if len(turns) == 1:
+                raise RuntimeError("database is locked")
+            watcher.request_stop()
+
+        monkeypatch.setattr(watcher, "step", step)
+        monkeypatch.setattr(watcher_module.time, "sleep", lambda seconds: None)
+        watcher.run()
+        assert len(turns) == 2 and watcher.stats.failures == 1
+        assert "the watcher hit an error; it carries on" in caplog.text
+        assert WatcherHeartbeat.objects.get().stopped_at is not None
+
+    def test_a_stop_request_ends_a_long_catch_up_between_batches(
+        self, make_watcher, empty_results_dir: Path, write_session: SessionWriter, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import sessions.services.sync as sync
+
+        monkeypatch.setattr(sync, "BATCH_MAX_SESSIONS", 1)
+        for n in range(3):
+            write_session(empty_results_dir, f"2025110{n + 1}_120000-run", ongoing_manifest())
+        watcher = make_watcher()
+        watcher.request_stop()  # SIGTERM arrived while the first batch was being written
+        report = watcher.catch_up()
+        assert report.interrupted and Session.objects.count() == 1
 
     def test_heartbeat_and_a_clean_stop(
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import BaseCommand, CommandParser
 
+from sdgen_site.progress import ProgressReporter
 from sessions.management.options import add_results_argument, positive_float, results_dir_from
 from sessions.watcher import WATCH_MODES, Watcher, choose_watch_mode, read_proc
 from thumbnails.services import LiveThumbnails, catch_up_thumbnails
@@ -35,16 +37,30 @@ class Command(BaseCommand):
             thumbnails = LiveThumbnails(results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
                                         workers=settings.SDGEN_THUMBNAIL_WORKERS)
         watcher = Watcher(results_dir=results_dir, mode=mode, poll_interval=options["interval"], thumbnails=thumbnails)
-        report = watcher.catch_up()
-        if options["once"]:
-            self.stdout.write(report.summary())
-            if not options["no_thumbnails"]:
-                thumbnail_report = catch_up_thumbnails(
-                    results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
-                    workers=settings.SDGEN_THUMBNAIL_WORKERS)
-                self.stdout.write(f"thumbnails: {thumbnail_report.summary()}")
-            return
+        # From the first second: a long first catch-up stops between two batches too.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: watcher.request_stop())
+        progress = ProgressReporter(label="catching up")
+        try:
+            report = watcher.catch_up(progress=progress)
+        finally:
+            progress.close()
+        if options["once"] or watcher.stop_requested:
+            self.stdout.write(report.summary())
+            if options["once"] and not options["no_thumbnails"] and not watcher.stop_requested:
+                self._thumbnails_once(results_dir, watcher)
+            if thumbnails is not None:
+                thumbnails.close()
+            return
         watcher.start()
         watcher.run()
+
+    def _thumbnails_once(self, results_dir: Path, watcher: Watcher) -> None:
+        progress = ProgressReporter(label="thumbnails", unit="image")
+        try:
+            report = catch_up_thumbnails(results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
+                                         workers=settings.SDGEN_THUMBNAIL_WORKERS, progress=progress,
+                                         should_stop=lambda: watcher.stop_requested)
+        finally:
+            progress.close()
+        self.stdout.write(f"thumbnails: {report.summary()}")
