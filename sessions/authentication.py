@@ -12,8 +12,8 @@ class BearerTokenAuthentication(TokenAuthentication):
     """DRF's token authentication, sent as ``Authorization: Bearer <token>``.
 
     A client that keeps presenting wrong tokens is turned away (429) for a while, so that
-    tokens cannot be guessed at speed. Counts live in Django's cache (per process with the
-    default local-memory cache).
+    tokens cannot be guessed at speed. Counts live in Django's cache, on disk in the data
+    dir, shared by the web server's processes.
     """
 
     keyword = "Bearer"

@@ -21,15 +21,12 @@ from sessions.models import (
     UserRating,
 )
 from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
+from thumbnails.services import is_thumbnail_source
 
 
 def image_url(session_name: str, filename: str, *, thumbnail: bool = False) -> str:
     url = f"/api/sessions/{quote(session_name, safe='')}/images/{quote(filename, safe='')}"
     return url + "?thumbnail=1" if thumbnail else url
-
-
-def has_thumbnail(filename: str) -> bool:
-    return filename.lower().endswith(".png")
 
 
 class RejectUnknownFieldsMixin:
@@ -223,7 +220,7 @@ class ImageSerializer(serializers.ModelSerializer):
         return image_url(self.context["session_name"], image.filename) if image.exists else None
 
     def get_thumbnail_url(self, image: SessionImage) -> str | None:
-        if not image.exists or not has_thumbnail(image.filename):
+        if not image.exists or not is_thumbnail_source(image.filename):
             return None
         return image_url(self.context["session_name"], image.filename, thumbnail=True)
 

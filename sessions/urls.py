@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from rest_framework.routers import DynamicRoute, SimpleRouter
 
-from sessions.views import HealthView, LibraryStatsView, SessionImageFileView, SessionViewSet
+from sessions.views import HealthView, LibraryStatsView, SessionImageFileView, SessionViewSet, api_not_found
 
 
 class ContractRouter(SimpleRouter):
@@ -25,4 +25,5 @@ urlpatterns = [
     path("stats", LibraryStatsView.as_view(), name="library-stats"),
     path("health", HealthView.as_view(), name="health"),
     *router.urls,
+    re_path(r"^(?P<path>.*)$", api_not_found),  # last: anything else under /api/ is a JSON 404
 ]

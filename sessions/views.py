@@ -8,8 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import FileResponse, HttpRequest, HttpResponse
+from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
+from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
@@ -30,7 +31,7 @@ from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import EventSource, Session
 from sessions.pagination import EnvelopePagination, ImagePagination, RecentLikedPagination
-from sessions.scanning import resolve_inside
+from sessions.scanning import ResultsDirError, resolve_inside
 from sessions.serializers import (
     EventListSerializer,
     EventSerializer,
@@ -133,14 +134,28 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def stats(self, request: Request, name: str) -> Response:
         return Response(StatsSerializer(self._stats_of(self.session())).data)
 
-    @extend_schema(summary="Recompute the session's stats from disk now", request=None,
-                   responses={200: StatsSerializer, 404: OpenApiResponse(description="No such session or manifest.")})
+    @extend_schema(
+        summary="Recompute the session's stats from disk now", request=None,
+        responses={200: StatsSerializer,
+                   404: OpenApiResponse(description="No such session, its folder is gone, or it has no manifest."),
+                   409: OpenApiResponse(description="The manifest cannot be read now; the last good stats are kept."),
+                   503: OpenApiResponse(description="The results folder cannot be used.")},
+    )
     @action(detail=True, methods=["post"], url_path="stats/refresh", filter_backends=[])
     def refresh_stats(self, request: Request, name: str) -> Response:
         reject_body(request)
         session = self.session()
-        sync_sessions(results_dir=settings.SDGEN_RESULTS_DIR, names=[session.name], full=True)
-        return Response(StatsSerializer(self._stats_of(self.session())).data)
+        try:
+            sync_sessions(results_dir=settings.SDGEN_RESULTS_DIR, names=[session.name], full=True)
+        except ResultsDirError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
+        session = self.session()
+        if session.is_missing:
+            raise NotFound("the session's folder is no longer in the results folder")
+        if session.sync_error:
+            return Response({"detail": f"it could not be read again: {session.sync_error}"},
+                            status=status.HTTP_409_CONFLICT)
+        return Response(StatsSerializer(self._stats_of(session)).data)
 
     @staticmethod
     def _stats_of(session: Session):
@@ -255,6 +270,20 @@ def _boolean(name: str, value: str) -> bool:
     raise ValidationError({name: [f"'{value}' is not a boolean: use true, false, 1 or 0."]})
 
 
+def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
+    """Unmatched paths under /api/ answer in JSON too; a missing final slash is redirected."""
+    with_slash = request.path + "/"
+    if not request.path.endswith("/"):
+        try:
+            match = resolve(with_slash)
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            query = request.META.get("QUERY_STRING", "")
+            return HttpResponsePermanentRedirect(with_slash + (f"?{query}" if query else ""))
+    return JsonResponse({"detail": "Not found."}, status=404)
+
+
 class LibraryStatsView(APIView):
     @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
     def get(self, request: Request) -> Response:
@@ -270,6 +299,7 @@ class HealthView(APIView):
 
     @extend_schema(summary="Liveness, and the watcher's last heartbeat", responses=HealthSerializer, auth=[])
     def get(self, request: Request) -> Response:
+        reject_unknown_parameters(request, set())
         try:
             watcher = selectors.watcher_health(now=timezone.now())
         except DatabaseError as exc:

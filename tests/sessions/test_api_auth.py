@@ -11,6 +11,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
 from sessions.authentication import BearerTokenAuthentication
+from sessions.views import api_not_found
 
 pytestmark = pytest.mark.django_db
 
@@ -29,6 +30,8 @@ def api_routes() -> list[tuple[str, list[str]]]:
             if isinstance(pattern, URLResolver):
                 walk(pattern.url_patterns, route)
             elif isinstance(pattern, URLPattern) and route.lstrip("^").startswith("api/"):
+                if pattern.callback is api_not_found:
+                    continue  # the JSON 404 for paths that are not routes
                 found.append((concrete(route), methods(pattern)))
 
     walk(get_resolver().url_patterns, "")
@@ -110,3 +113,11 @@ def test_failed_token_attempts_are_throttled(api, synced_results: Path) -> None:
     browser = APIClient()
     browser.login(username="browser", password="pw")
     assert browser.get("/api/sessions/").status_code == 200  # logged-in sessions are not affected
+
+
+def test_paths_that_are_not_routes_are_json_404s(api, synced_results: Path) -> None:
+    for path in ["/api/nothing", "/api/sessions/x/y/z", f"/api/sessions/{NAME}/stats/"]:
+        response = api.get(path)
+        assert response.status_code == 404 and response.json() == {"detail": "Not found."}
+    redirect = api.get(f"/api/sessions/{NAME}?format=json")
+    assert redirect.status_code == 301 and redirect["Location"] == f"/api/sessions/{NAME}/?format=json"

@@ -54,11 +54,25 @@ class TestSessionStats:
         assert response.status_code == 200 and response.json()["sd_model"] == "changed.safetensors"
         assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"] == "changed.safetensors"
 
-    def test_refresh_of_a_broken_manifest_keeps_the_last_good_stats(self, api, synced_results: Path) -> None:
+    def test_refresh_of_a_broken_manifest_says_so_and_keeps_the_last_good_stats(self, api,
+                                                                                synced_results: Path) -> None:
         (synced_results / NAME / "manifest.json").write_text("{broken")
         response = api.post(f"/api/sessions/{NAME}/stats/refresh")
-        assert response.status_code == 200 and response.json()["sd_model"].startswith("v1-5")
+        assert response.status_code == 409
+        assert response.json()["detail"].startswith("it could not be read again: manifest.json is not valid JSON")
+        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")
         assert "not valid JSON" in api.get(f"/api/sessions/{NAME}/").json()["sync_error"]
+
+    def test_refresh_of_a_session_whose_folder_is_gone(self, api, synced_results: Path, tmp_path: Path) -> None:
+        (synced_results / NAME).rename(tmp_path / "away")
+        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        assert response.status_code == 404 and "no longer" in response.json()["detail"]
+        assert api.get(f"/api/sessions/{NAME}/").json()["is_missing"] is True
+
+    def test_refresh_without_a_results_folder(self, api, synced_results: Path, settings, tmp_path: Path) -> None:
+        settings.SDGEN_RESULTS_DIR = tmp_path / "unmounted"
+        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        assert response.status_code == 503 and "does not exist" in response.json()["detail"]
 
     def test_refresh_takes_no_body_fields_or_parameters(self, api, synced_results: Path) -> None:
         assert api.post(f"/api/sessions/{NAME}/stats/refresh?x=1").status_code == 400
