@@ -192,7 +192,3 @@ class ImageFilter(filters.FilterSet):
     class Meta:
         model = SessionImage
         fields: list[str] = []
-
-
-def filter_parameter_names(filterset_class: type[filters.FilterSet]) -> set[str]:
-    return set(filterset_class.base_filters)

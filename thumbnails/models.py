@@ -23,7 +23,3 @@ class ThumbnailCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.thumbnail_count}/{self.png_count} thumbnails"
-
-    @property
-    def is_complete(self) -> bool:
-        return self.thumbnail_count >= self.png_count

@@ -33,16 +33,16 @@ class ThumbnailPool:
     ``outcomes()``. A crashed worker takes its job down with it, not the pool.
     """
 
-    def __init__(self, *, workers: int, max_queued: int = 10_000,
+    def __init__(self, *, workers: int, max_queued: int = 10_000, max_in_flight: int | None = None,
                  renderer: Callable[[Job], Outcome] = render,
                  executor_factory: Callable[[int], Executor] | None = None) -> None:
         self.workers = workers
         self.max_queued = max_queued
         self._renderer = renderer
         self._executor_factory = executor_factory or _process_executor
-        # One job running and one waiting per worker: no worker idles while a result travels
-        # back, and a live image waits behind at most one job per worker.
-        self._max_in_flight = 2 * workers
+        # By default one job running and one waiting per worker: no worker idles while a result
+        # travels back, and a live image waits behind at most one job per worker.
+        self._max_in_flight = max_in_flight or 2 * workers
         self._heap: list[tuple[tuple[int, float], int, Job]] = []
         self._queued: set[str] = set()
         self._counter = itertools.count()
@@ -72,15 +72,9 @@ class ThumbnailPool:
             self._condition.notify()
             return True
 
-    def queued(self, tier: int | None = None) -> int:
+    def queued(self) -> int:
         with self._condition:
-            if tier is None:
-                return len(self._heap)
-            return sum(1 for (job_tier, _), _, _ in self._heap if job_tier == tier)
-
-    def busy(self) -> bool:
-        with self._condition:
-            return bool(self._heap) or self._in_flight > 0
+            return len(self._heap)
 
     def outcomes(self) -> list[Outcome]:
         collected = []

@@ -86,11 +86,6 @@ def render(job: Job) -> Outcome:
     return Outcome(job, Status.RENDERED, source_stamp=stamp)
 
 
-def render_many(jobs: list[Job]) -> list[Outcome]:
-    """Several jobs in one round trip to a worker process."""
-    return [render(job) for job in jobs]
-
-
 def _is_whole_png(handle, size: int) -> bool:
     if size < len(PNG_SIGNATURE) + len(PNG_END):
         return False

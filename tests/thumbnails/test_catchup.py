@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -166,3 +167,14 @@ class TestCommand:
         assert caught.value.returncode == 2
         with pytest.raises(CommandError, match="does not exist"):
             call_command("catchupthumbnails", "--results", str(empty_results_dir / "x"))
+
+
+def test_full_removes_the_thumbnails_of_folders_that_are_gone(library, empty_results_dir: Path,
+                                                             thumbnails_dir: Path) -> None:
+    names = library(2)
+    catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    shutil.rmtree(empty_results_dir / names[0])
+    (thumbnails_dir / "never a session").mkdir()
+    report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1, full=True)
+    assert report.removed == 2
+    assert sorted(os.listdir(thumbnails_dir)) == [names[1]]
