@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
 from django import forms
 from django.conf import settings
@@ -28,6 +29,7 @@ from sessions.scanning import resolve_inside
 from sessions.serializers import image_url
 from sessions.services import update_metadata
 from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
+from thumbnails.services import is_thumbnail_source
 
 STATUS_COLOURS = {SessionStatus.ONGOING: "#1f6feb", SessionStatus.COMPLETED: "#1a7f37",
                   SessionStatus.ABORTED: "#cf222e"}
@@ -381,7 +383,7 @@ class SessionAdmin(admin.ModelAdmin):
         more = ""
         if len(images) > IMAGES_SHOWN:
             more = format_html('<p>The first {} images; all of them: <a href="{}">the images API</a>.</p>',
-                               IMAGES_SHOWN, f"/api/sessions/{session.name}/images/")
+                               IMAGES_SHOWN, f"/api/sessions/{quote(session.name, safe='')}/images/")
         return format_html('<div class="sdgen-grid">{}</div>{}', cells, more)
 
     @admin.display(description="events")
@@ -401,15 +403,19 @@ class SessionAdmin(admin.ModelAdmin):
         path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
         if path is None:
             return "No manifest on disk."
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(MANIFEST_SHOWN + 1)
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                text = handle.read(MANIFEST_SHOWN + 1)
+            size = path.stat().st_size
+        except OSError as exc:
+            return f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}"
         try:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except ValueError:
             pass  # shown as it is: that is what the sync error is about
         cut = len(text) > MANIFEST_SHOWN
         return format_html('<details class="sdgen-manifest"><summary>{} ({} bytes{})</summary><pre>{}</pre>'
-                           "</details>", MANIFEST_NAME, f"{path.stat().st_size:,}", ", the beginning" if cut else "",
+                           "</details>", MANIFEST_NAME, f"{size:,}", ", the beginning" if cut else "",
                            text[:MANIFEST_SHOWN])
 
     # --- actions ----------------------------------------------------------------------------
@@ -455,6 +461,7 @@ class SessionAdmin(admin.ModelAdmin):
         return super().changelist_view(request, {
             **(extra_context or {}),
             "watcher": watcher,
+            "heartbeat": heartbeat,
             "watcher_stale": age is None or age > HEARTBEAT_WARNING_AFTER,
             "watcher_age": age,
         })
@@ -480,7 +487,7 @@ def _variation_text(image) -> str:
 
 
 def _thumbnail_src(session: Session, image) -> str:
-    if image.filename.lower().endswith(".png"):
+    if is_thumbnail_source(image.filename):
         return image_url(session.name, image.filename, thumbnail=True)
     return image_url(session.name, image.filename)
 

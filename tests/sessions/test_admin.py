@@ -152,11 +152,13 @@ class TestWatcherStatus:
 
     def test_running(self, admin_client: Client, synced_results: Path) -> None:
         now = timezone.now()
-        WatcherHeartbeat.objects.create(pk=1, mode="native", pid=1, results_dir="/r", started_at=now, beat_at=now,
+        WatcherHeartbeat.objects.create(pk=1, mode="native", mode_reason="native events on a local ext4 file system",
+                                        pid=1, results_dir="/r", started_at=now - timedelta(hours=2), beat_at=now,
                                         last_event_at=now - timedelta(minutes=3), last_sync_at=now,
                                         sessions_watched=2)
         html = admin_client.get(LIST).content.decode()
         assert "running\n    in native mode" in html and "watching 2 sessions" in html
+        assert "(native events on a local ext4 file system),\n    started 2\xa0hours ago" in html
         assert "3\xa0minutes ago" in html and "not keeping the library up to date" not in html
 
     def test_a_heartbeat_older_than_a_minute_is_a_warning(self, admin_client: Client, synced_results: Path) -> None:
