@@ -4,7 +4,8 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 VENV := .venv
 PY := $(VENV)/bin/python
-INSTALLED := $(VENV)/.installed
+RUNTIME := $(VENV)/.runtime-installed
+DEV := $(VENV)/.dev-installed
 DEMO_ENV := SDGEN_DATA_DIR=$(CURDIR)/var/demo SDGEN_RESULTS_DIR=$(CURDIR)/var/demo/results
 SERVE := $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
@@ -14,24 +15,29 @@ $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 10) else "sdgen site needs Python 3.10 or newer, found " + sys.version.split()[0])'
 	$(PYTHON) -m venv $(VENV)
 
-$(INSTALLED): $(PY) requirements.txt requirements-dev.txt
+# What the site needs to run; the tools to test it come on top, only for test and lint.
+$(RUNTIME): $(PY) requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $(RUNTIME)
+
+$(DEV): $(RUNTIME) requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
-	@touch $(INSTALLED)
+	@touch $(DEV)
 
 # Database, static files and the first admin account, for whichever SDGEN_DATA_DIR is set.
-setup: $(INSTALLED)
+setup: $(RUNTIME)
 	@$(PY) manage.py migrate --noinput -v0
 	@$(PY) manage.py collectstatic --noinput -v0
 	@$(PY) manage.py createinitialadmin
 
-test: $(INSTALLED)
+test: $(DEV)
 	$(PY) -m pytest
 
-lint: $(INSTALLED)
+lint: $(DEV)
 	$(VENV)/bin/ruff check .
 
 # A few finished runs, and one that keeps going while you look (aborted when you stop the demo).
-demo: $(INSTALLED)
+demo: $(RUNTIME)
 	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
 	@[ -d var/demo/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
 	@$(DEMO_ENV) $(PY) manage.py runwatchdog --once
@@ -39,11 +45,11 @@ demo: $(INSTALLED)
 	@echo "Demo: open http://$(HOST):$(PORT)/admin/ (user and password in var/demo/initial-admin.txt)."
 	@$(DEMO_ENV) $(SERVE)
 
-run: $(INSTALLED)
+run: $(RUNTIME)
 	@$(MAKE) --no-print-directory setup
 	@$(SERVE)
 
-bench: $(INSTALLED)
+bench: $(RUNTIME)
 	$(PY) bench/sync.py
 	$(PY) bench/watch.py
 	$(PY) bench/thumbnails.py

@@ -21,7 +21,8 @@ from sessions.simulator import png_bytes
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL_RESULTS = FIXTURES / "results-real"
 MANIFESTS = FIXTURES / "manifests"
-REAL_SESSION_NAMES = sorted(p.name for p in REAL_RESULTS.iterdir() if p.name != "dryrun")
+REAL_SESSION_NAMES = sorted(p.name for p in REAL_RESULTS.iterdir() if p.is_dir() and p.name not in ("dryrun",
+                                                                                                   "__pycache__"))
 
 
 def copy_tree(source: Path, target: Path) -> Path:

@@ -98,6 +98,8 @@ class TestSettings:
 @pytest.mark.skipif(not SHARED_FIXTURES.is_dir(), reason="the product's shared fixtures are not beside this checkout")
 def test_bundled_fixtures_are_the_shared_ones() -> None:
     def tree(root: Path) -> dict[str, bytes]:
-        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+        # Our copy adds the __init__.py every folder under tests/ has.
+        return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
+                if p.is_file() and p.name != "__init__.py" and "__pycache__" not in p.parts}
 
     assert tree(FIXTURES) == tree(SHARED_FIXTURES)
