@@ -32,6 +32,13 @@ def _column_limits(model: type[models.Model], field_name: str) -> tuple[int | No
     return length, bounds
 
 
+def integer_range(model: type[models.Model], field_name: str) -> tuple[int, int]:
+    bounds = _column_limits(model, field_name)[1]
+    if bounds is None:
+        raise ValueError(f"{model.__name__}.{field_name} is not an integer column")
+    return bounds
+
+
 def fit_to_column(model: type[models.Model], field_name: str, value: Any) -> Any:
     """``value`` made storable in the column: text cut to its length, numbers outside its range
     dropped (None). Manifests can hold anything; one odd value must not fail a whole batch."""
@@ -177,9 +184,15 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
         table = connection.ops.quote_name(model._meta.db_table)
         column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
         params = []
+        # A run repeats a handful of variation combinations: encode each combination once.
+        encoded: dict[tuple, Any] = {}
         for row in rows:
             row = list(row)
-            row[json_position] = adapt_json(row[json_position], None)
+            variations = row[json_position]
+            key = tuple(variations.items())
+            if key not in encoded:
+                encoded[key] = adapt_json(variations, None)
+            row[json_position] = encoded[key]
             params.append(row)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":

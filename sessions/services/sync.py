@@ -26,7 +26,7 @@ from django.utils import timezone
 
 from sessions.lifecycle import STALE_REASON, EventSpec, TransitionRefused, record_events, transition_status
 from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
-from sessions.models import EventKind, EventSource, Session, SessionImage, SessionStats, SessionStatus, fit_to_column
+from sessions.models import EventKind, EventSource, Session, SessionImage, SessionStats, SessionStatus, fit_to_column, integer_range
 from sessions.scanning import (
     FolderStamp,
     FolderUnreadable,
@@ -60,6 +60,9 @@ BATCH_MAX_SESSIONS = 200
 BATCH_MAX_IMAGES = 5000
 
 _MAX_FILENAME = SessionImage._meta.get_field("filename").max_length
+_INDEX_RANGE = integer_range(SessionImage, "index")
+_SEED_RANGE = integer_range(SessionImage, "seed")
+_SIDE_MAX = min(integer_range(SessionImage, "width")[1], integer_range(SessionImage, "height")[1])
 _STATS_DATA_FIELDS = [f.name for f in fields(StatsData)]
 _STATS_FIELDS = [*_STATS_DATA_FIELDS, "stats_computed_at"]
 _IMAGE_FIELDS = ["index", "seed", "prompt", "negative_prompt", "applied_variations", "file_size", "mtime_ns"]
@@ -417,9 +420,14 @@ class SessionSynchronizer:
         for record in read.records:
             if len(record.filename) > _MAX_FILENAME:
                 continue  # a manifest entry no file on disk could match
-            values = (fit_to_column(SessionImage, "index", record.index),
-                      fit_to_column(SessionImage, "seed", record.seed), record.prompt, record.negative_prompt,
-                      record.applied_variations, record.file_size, record.mtime_ns)
+            index, seed = record.index, record.seed
+            # Inline range checks (fit_to_column's, for the columns of a hot loop).
+            if index is not None and not _INDEX_RANGE[0] <= index <= _INDEX_RANGE[1]:
+                index = None
+            if seed is not None and not _SEED_RANGE[0] <= seed <= _SEED_RANGE[1]:
+                seed = None
+            values = (index, seed, record.prompt, record.negative_prompt, record.applied_variations,
+                      record.file_size, record.mtime_ns)
             previous = stored.pop(record.filename, None)
             size = None
             if previous is not None:
@@ -431,8 +439,7 @@ class SessionSynchronizer:
                     size = (width, height) if width is not None else None
             if record.exists and size is None:
                 size = read_image_size(f"{folder}/{record.filename}")
-            width, height = (fit_to_column(SessionImage, "width", size[0]),
-                             fit_to_column(SessionImage, "height", size[1])) if size else (None, None)
+            width, height = size if size and max(size) <= _SIDE_MAX else (None, None)
             if previous is None:
                 plan.create.append((record.filename, *values, width, height))
             else:
