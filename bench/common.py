@@ -48,6 +48,24 @@ def _recreate_postgres_database(url: str) -> None:
         connection.execute(f'CREATE DATABASE "{name}"')
 
 
+def fill_thumbnails(results: Path, thumbnails: Path) -> None:
+    """Give every PNG of a library a thumbnail (a copy of one small WebP: the content does not
+    matter to what is measured), newer than its source."""
+    import shutil
+
+    from PIL import Image
+
+    thumbnails.mkdir(parents=True, exist_ok=True)
+    template = thumbnails / ".template.webp"
+    Image.new("RGB", (160, 240)).save(template, format="WEBP")
+    for folder in results.iterdir():
+        if folder.is_dir():
+            (thumbnails / folder.name).mkdir(exist_ok=True)
+            for png in folder.glob("*.png"):
+                shutil.copyfile(template, thumbnails / folder.name / (png.stem + ".webp"))
+    template.unlink()
+
+
 def library(sessions: int, images: int) -> Path:
     """A library made by mklib.py, kept under bench/out between runs."""
     path = OUT / f"lib-{sessions}x{images}"

@@ -29,7 +29,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from common import ROOT, library, setup_django, timed
+from common import ROOT, fill_thumbnails, library, setup_django, timed
 
 
 def noisy_png(path, size: tuple[int, int], seed: int) -> None:
@@ -175,15 +175,7 @@ def idle_catch_up() -> None:
     work = Path(tempfile.mkdtemp(prefix="sdgen-bench-idle-"))
     results = library(10000, 10)
     thumbnails = work / "thumbnails"
-    template = work / "template.webp"
-    from PIL import Image
-
-    Image.new("RGB", (160, 240)).save(template, format="WEBP")
-    for folder in results.iterdir():
-        if folder.is_dir():
-            (thumbnails / folder.name).mkdir(parents=True)
-            for png in folder.glob("*.png"):
-                shutil.copyfile(template, thumbnails / folder.name / (png.stem + ".webp"))
+    fill_thumbnails(results, thumbnails)
     call_command("flush", interactive=False, verbosity=0)
     sync_sessions(results_dir=results)
     first, first_seconds = timed(catch_up_thumbnails, results_dir=results, thumbnails_dir=thumbnails, workers=2)

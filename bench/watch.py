@@ -24,7 +24,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
-from common import ROOT, library, setup_django
+from common import ROOT, fill_thumbnails, library, setup_django
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -144,6 +144,7 @@ def main() -> None:
     from django.core.management import call_command
 
     from sessions.services import sync_sessions
+    from thumbnails.services import catch_up_thumbnails
 
     print(f"data dir: {data_dir}")
     if "latency" in parts:
@@ -161,6 +162,9 @@ def main() -> None:
         make_ongoing(results, 2)
         call_command("flush", interactive=False, verbosity=0)
         sync_sessions(results_dir=results)
+        # Idle means nothing to do: every thumbnail made, and counted by a first catch-up.
+        fill_thumbnails(results, data_dir / "thumbnails")
+        catch_up_thumbnails(results_dir=results, thumbnails_dir=data_dir / "thumbnails", workers=2)
         for mode in ("native", "polling"):
             watcher = WatcherProcess(results, mode)
             live = watcher.wait_live()
