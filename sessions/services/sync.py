@@ -26,7 +26,16 @@ from django.utils import timezone
 
 from sessions.lifecycle import STALE_REASON, EventSpec, TransitionRefused, record_events, transition_status
 from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
-from sessions.models import EventKind, EventSource, Session, SessionImage, SessionStats, SessionStatus, fit_to_column, integer_range
+from sessions.models import (
+    EventKind,
+    EventSource,
+    Session,
+    SessionImage,
+    SessionStats,
+    SessionStatus,
+    fit_to_column,
+    integer_range,
+)
 from sessions.scanning import (
     FolderStamp,
     FolderUnreadable,
