@@ -138,11 +138,15 @@ def clock() -> FakeClock:
 def make_watcher(empty_results_dir: Path, clock: FakeClock):
     created: list[Watcher] = []
 
-    def make(**options) -> Watcher:
+    def make(*, running: bool = False, **options) -> Watcher:
+        """A watcher on the empty results dir; ``running``: caught up and started."""
         options.setdefault("mode", ModeChoice("polling", "test"))
         options.setdefault("poll_interval", 2.0)
         watcher = Watcher(results_dir=empty_results_dir, monotonic=clock, **options)
         created.append(watcher)
+        if running:
+            watcher.catch_up()
+            watcher.start()
         return watcher
 
     yield make
@@ -220,9 +224,7 @@ class TestWatcher:
         for n in range(3):
             write_session(empty_results_dir, f"2025110{n}_120000-run", ongoing_manifest())
         write_session(empty_results_dir, "20251109_120000-done", load_manifest("manifest_seed_sweep.json"))
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         assert watcher.active == {"20251100_120000-run", "20251101_120000-run", "20251102_120000-run"}
         heartbeat = WatcherHeartbeat.objects.get()
         assert (heartbeat.mode, heartbeat.sessions_watched, heartbeat.stopped_at) == ("polling", 3, None)
@@ -231,9 +233,7 @@ class TestWatcher:
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
     ) -> None:
         folder = write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest())
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         finished = ongoing_manifest(images=4)
         finished["status"] = "aborted"
         write_session(empty_results_dir, folder.name, finished)
@@ -269,9 +269,7 @@ class TestWatcher:
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
     ) -> None:
         folder = write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest(images=2))
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         full = json.dumps(ongoing_manifest(images=3)).encode()
         write_session(empty_results_dir, folder.name, full[: len(full) // 2], images=["facial_expressions_0002_seed-44.png"])
         event(watcher, folder / "manifest.json")
@@ -288,9 +286,7 @@ class TestWatcher:
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
     ) -> None:
         folder = write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest())
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         (folder / "manifest.json").write_text("[1, 2")
         event(watcher, folder / "manifest.json")
         watcher.step(wait=False)
@@ -308,9 +304,7 @@ class TestWatcher:
     ) -> None:
         broken = write_session(empty_results_dir, "20251107_120000-broken", ongoing_manifest())
         busy = write_session(empty_results_dir, "20251107_130000-busy", ongoing_manifest())
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         (broken / "manifest.json").write_text('{"images": [')
         event(watcher, broken / "manifest.json")
         for _ in range(20):  # the other run writes an image every 0.3 s meanwhile
@@ -326,9 +320,7 @@ class TestWatcher:
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter, tmp_path: Path
     ) -> None:
         folder = write_session(empty_results_dir, "20251107_120000-run", load_manifest("manifest_seed_sweep.json"))
-        watcher = make_watcher()
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(running=True)
         shutil.move(folder, tmp_path / "away")
         event(watcher, folder)
         settle(watcher, clock)
@@ -370,12 +362,10 @@ class TestWatcher:
     ) -> None:
         write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest(),
                       mtime=datetime.now(timezone.utc) - timedelta(seconds=30))
-        watcher = make_watcher(stale_after=timedelta(minutes=1))
-        watcher.catch_up()
-        watcher.start()
+        watcher = make_watcher(stale_after=timedelta(minutes=1), running=True)
         assert watcher.active == {"20251107_120000-run"}
-        moments = iter([datetime.now(timezone.utc) + timedelta(seconds=40)])
-        watcher.now = lambda: next(moments, datetime.now(timezone.utc) + timedelta(seconds=40))
+        later = datetime.now(timezone.utc) + timedelta(seconds=40)  # 70 s after the last change
+        watcher.now = lambda: later
         clock.advance(watcher.stale_every)
         watcher.step(wait=False)
         session = Session.objects.get()
