@@ -384,8 +384,11 @@ class Watcher:
 
     def close(self) -> None:
         pending = self.debouncer.pop_all()
-        if pending:
-            self._sync(pending)
+        try:
+            if pending:
+                self._sync(pending)
+        except Exception:
+            logger.exception("could not sync what was pending: %s", ", ".join(pending))
         if self.native is not None:
             self.native.stop()
             self.native = None
