@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
@@ -26,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions import selectors
-from sessions.filters import ImageFilter, SessionFilter
+from sessions.filters import ImageFilter, SessionFilter, StrictBooleanField
 from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import EventSource, Session
@@ -262,12 +263,11 @@ class SessionImageFileView(APIView):
 
 
 def _boolean(name: str, value: str) -> bool:
-    lowered = value.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise ValidationError({name: [f"'{value}' is not a boolean: use true, false, 1 or 0."]})
+    """The API's one boolean rule (true/false/1/0), the filters' own."""
+    try:
+        return bool(StrictBooleanField().clean(value))
+    except forms.ValidationError as exc:
+        raise ValidationError({name: exc.messages}) from None
 
 
 def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
