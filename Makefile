@@ -42,7 +42,6 @@ demo: $(RUNTIME)
 	@[ -d var/demo/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
 	@$(DEMO_ENV) $(PY) manage.py runwatchdog --once
 	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 1 --images 60 --rate 0.5 --image-size 256x384 >var/demo/live-run.log 2>&1 &
-	@echo "Demo: open http://$(HOST):$(PORT)/admin/ (user and password in var/demo/initial-admin.txt)."
 	@$(DEMO_ENV) $(SERVE)
 
 run: $(RUNTIME)

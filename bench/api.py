@@ -38,8 +38,8 @@ def prepare(sessions: int) -> tuple[Path, str]:
     """A synced database for the library; returns (data dir, a token)."""
     from django.contrib.auth.models import User
     from django.core.management import call_command
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import create_api_token
     from sessions.models import Session
     from sessions.services import sync_sessions, update_metadata
 
@@ -51,7 +51,7 @@ def prepare(sessions: int) -> tuple[Path, str]:
         if rng.random() < 0.1:
             update_metadata(session=session, changes={"is_favorite": True, "tags": ["keeper", f"batch{rng.randrange(9)}"]})
     user = User.objects.create_user("bench", is_staff=True)
-    return results, Token.objects.create(user=user).key
+    return results, create_api_token(user=user)
 
 
 class Server:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 import zoneinfo
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -40,7 +41,17 @@ try:
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):
     raise ImproperlyConfigured(f"SDGEN_TIME_ZONE={SDGEN_TIME_ZONE!r} is not a known time zone") from None
 
-SDGEN_DATA_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _private_data_dir(path: Path) -> None:
+    """The data dir holds the database (password hashes, API token hashes, sessions) and the
+    secret key: only its owner may enter it."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+        path.chmod(0o700)
+
+
+_private_data_dir(SDGEN_DATA_DIR)
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -76,16 +87,20 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "accounts.apps.AccountsConfig",
     "sessions.apps.SessionsConfig",
     "thumbnails.apps.ThumbnailsConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "sdgen_site.middleware.RejectNulCharactersMiddleware",
+    "sdgen_site.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its 429 answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "sdgen_site.urls"
@@ -137,6 +154,25 @@ DATABASES = {
     "default": _database(env_str("DATABASE_URL", f"sqlite:///{SDGEN_DATA_DIR / 'sdgen.sqlite3'}")),
 }
 
+
+def _private_sqlite_files(database: dict) -> None:
+    """SQLite gives its -wal and -shm files the database file's mode: make that 0600 before
+    SQLite first opens it (and tighten files an earlier version left readable to others)."""
+    if database["ENGINE"] != "django.db.backends.sqlite3" or str(database["NAME"]).startswith(":memory:"):
+        return
+    main = Path(database["NAME"])
+    if not main.exists() and main.parent.is_dir():
+        os.close(os.open(main, os.O_WRONLY | os.O_CREAT, 0o600))
+    for path in (main, main.with_name(main.name + "-wal"), main.with_name(main.name + "-shm")):
+        try:
+            if path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+                path.chmod(0o600)
+        except FileNotFoundError:
+            pass
+
+
+_private_sqlite_files(DATABASES["default"])
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -159,14 +195,27 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-# On disk, so that every web server process counts failed token attempts together.
-CACHES = {
-    "default": {"BACKEND": "django.core.cache.backends.filebased.FileBasedCache", "LOCATION": SDGEN_DATA_DIR / "cache"},
-}
+# Logins (the admin's and the browsable API's) are throttled by django-axes: after
+# AXES_FAILURE_LIMIT wrong passwords for one user name from one address, that pair waits
+# AXES_COOLOFF_TIME. Other users, and the same user from elsewhere, are not held up.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_VERBOSE = False
+
+# API tokens are stored as SHA-512 hashes (django-rest-knox) and do not expire by themselves;
+# `manage.py drf_create_token --reset USER` replaces them.
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Bearer", "TOKEN_TTL": None}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "sessions.authentication.BearerTokenAuthentication",
+        "accounts.authentication.BearerTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -210,6 +259,9 @@ LOGGING = {
         "stderr": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
     "loggers": {
+        # Every 500 with its traceback (Django logs them here; 4xx are WARNING and stay quiet).
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+        "accounts": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
         "sessions": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
         "thumbnails": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},
         "sdgen_site": {"handlers": ["stderr"], "level": SDGEN_LOG_LEVEL, "propagate": False},

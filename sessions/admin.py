@@ -25,9 +25,10 @@ from sessions import selectors
 from sessions.lifecycle import TransitionRefused, is_move_needed, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import Event, EventSource, Session, SessionMetadata, SessionStatus, UserRating
+from sessions.permissions import SessionAction, may
 from sessions.scanning import resolve_inside
 from sessions.serializers import image_url
-from sessions.services import update_metadata
+from sessions.services import forget_sessions, update_metadata
 from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
 from thumbnails.services import is_thumbnail_source
 
@@ -182,6 +183,16 @@ class MetadataInline(admin.StackedInline):
     max_num = 1
     verbose_name = verbose_name_plural = "your notes"
 
+    def has_add_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return may(request.user, SessionAction.EDIT_METADATA)
+
+    def has_change_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        return may(request.user, SessionAction.EDIT_METADATA)
+
+    def get_extra(self, request: HttpRequest, obj: Session | None = None, **kwargs: Any) -> int:
+        # The empty form to start the notes with, only for someone who may write them.
+        return 1 if self.has_add_permission(request, obj) else 0
+
 
 # --- the session admin ----------------------------------------------------------------------
 
@@ -199,7 +210,7 @@ class SessionAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     list_per_page = 50
     ordering = ["-created_at", "-id"]
-    actions = ["mark_completed", "mark_aborted"]
+    actions = ["mark_completed", "mark_aborted", "forget"]
     change_list_template = "admin/gen_sessions/session/change_list.html"
     change_form_template = "admin/gen_sessions/session/change_form.html"
     readonly_fields = ["name", "identity", "status_set", "location", "sync_error_text", "generation", "counts", "timing",
@@ -219,23 +230,40 @@ class SessionAdmin(admin.ModelAdmin):
         css = {"all": ["gen_sessions/admin.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        return super().get_queryset(request).annotate(cover_image=selectors.cover_images())
+        return super().get_queryset(request).in_library().annotate(cover_image=selectors.cover_images())
 
     def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list:
-        if obj is not None and self.has_change_permission(request, obj):
+        if obj is not None and self.has_change_status_permission(request):
             return self.fieldsets
-        # Looking only: no reason field to fill in.
+        # No status to fix: no reason field to fill in.
         first = {"fields": [f for f in self.fieldsets[0][1]["fields"] if f != "status_reason"]}
         return [(None, first), *self.fieldsets[1:]]
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Session | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        return fields if self.has_change_status_permission(request) else ["status", *fields]
+
+    # The permissions are sessions.permissions' rule, the API's own.
+    def has_change_status_permission(self, request: HttpRequest) -> bool:
+        return may(request.user, SessionAction.CHANGE_STATUS)
+
+    def has_forget_permission(self, request: HttpRequest) -> bool:
+        return may(request.user, SessionAction.FORGET)
+
+    def has_change_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        # The page saves a status fix, the user's notes, or both.
+        return may(request.user, SessionAction.CHANGE_STATUS) or may(request.user, SessionAction.EDIT_METADATA)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # sessions come from the results folder
 
     def has_delete_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
-        return False  # a session's history (its events) is kept for good
+        return False  # a session's history (its events) is kept for good: missing ones are forgotten
 
     def save_model(self, request: HttpRequest, obj: Session, form: forms.ModelForm, change: bool) -> None:
         # Never obj.save(): the sync owns every other column and may have moved them meanwhile.
+        if not self.has_change_status_permission(request):
+            return
         wanted = form.cleaned_data["status"]
         current = Session.objects.get(pk=obj.pk)
         if wanted == current.status:
@@ -411,8 +439,8 @@ class SessionAdmin(admin.ModelAdmin):
             return f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}"
         try:
             text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except ValueError:
-            pass  # shown as it is: that is what the sync error is about
+        except (ValueError, RecursionError):
+            pass  # shown as it is: unreadable (the sync error says why) or nested too deep to lay out
         cut = len(text) > MANIFEST_SHOWN
         return format_html('<details class="sdgen-manifest"><summary>{} ({} bytes{})</summary><pre>{}</pre>'
                            "</details>", MANIFEST_NAME, f"{size:,}", ", the beginning" if cut else "",
@@ -420,13 +448,25 @@ class SessionAdmin(admin.ModelAdmin):
 
     # --- actions ----------------------------------------------------------------------------
 
-    @admin.action(description="Mark completed", permissions=["change"])
+    @admin.action(description="Mark completed", permissions=["change_status"])
     def mark_completed(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse | None:
         return self._mark(request, queryset, SessionStatus.COMPLETED)
 
-    @admin.action(description="Mark aborted", permissions=["change"])
+    @admin.action(description="Mark aborted", permissions=["change_status"])
     def mark_aborted(self, request: HttpRequest, queryset: QuerySet[Session]) -> HttpResponse | None:
         return self._mark(request, queryset, SessionStatus.ABORTED)
+
+    @admin.action(description="Forget (missing sessions only)", permissions=["forget"])
+    def forget(self, request: HttpRequest, queryset: QuerySet[Session]) -> None:
+        report = forget_sessions(names=list(queryset.values_list("name", flat=True)),
+                                 results_dir=settings.SDGEN_RESULTS_DIR, source=EventSource.ADMIN,
+                                 performer=request.user.get_username(), now=timezone.now())
+        if report.forgotten:
+            messages.success(request, f"Forgotten: {', '.join(report.forgotten)}. Their event log is kept; a "
+                                      "folder that comes back brings its session back.")
+        if report.refused:
+            messages.error(request, "Not forgotten: " + "; ".join(f"{name} ({why})"
+                                                                  for name, why in report.refused.items()) + ".")
 
     def _mark(self, request: HttpRequest, queryset: QuerySet[Session], status: str) -> HttpResponse | None:
         form = StatusReasonForm(request.POST if "apply" in request.POST else None)
@@ -460,6 +500,7 @@ class SessionAdmin(admin.ModelAdmin):
         age = (now - heartbeat.beat_at).total_seconds() if heartbeat is not None else None
         return super().changelist_view(request, {
             **(extra_context or {}),
+            "results_folder_alarm": selectors.results_folder_alarm(),
             "watcher": watcher,
             "heartbeat": heartbeat,
             "watcher_stale": age is None or age > HEARTBEAT_WARNING_AFTER,

@@ -108,8 +108,17 @@ class CreatedBoundFilter(filters.CharFilter):
         return queryset.filter(created_at__lte=moment)
 
 
+def invalid_choice_message(choices: list[str]) -> dict[str, str]:
+    """A wrong value names the right ones (Django's message does not)."""
+    return {"invalid_choice": "'%(value)s' is not one of: " + ", ".join(choices) + "."}
+
+
 class SessionOrderingFilter(filters.OrderingFilter):
     """Sessions without a value (no manifest) sort last either way; ties by newest row."""
+
+    def __init__(self, *, fields: tuple[str, ...], **kwargs: Any) -> None:
+        names = [name for field in fields for name in (field, f"-{field}")]
+        super().__init__(fields=fields, error_messages=invalid_choice_message(names), **kwargs)
 
     def filter(self, queryset: QuerySet, value: list[str] | None) -> QuerySet:
         if not value:
@@ -132,7 +141,8 @@ class SessionFilter(filters.FilterSet):
                                help_text="Case-insensitive part of the model checkpoint name.")
     from_date = CreatedBoundFilter(upper=False, help_text="Created at or after this ISO-8601 date or date-time.")
     to_date = CreatedBoundFilter(upper=True, help_text="Created at or before this date (the whole day) or date-time.")
-    status = filters.ChoiceFilter(choices=SessionStatus.choices, help_text="ongoing, completed or aborted.")
+    status = filters.ChoiceFilter(choices=SessionStatus.choices, help_text="ongoing, completed or aborted.",
+                                  error_messages=invalid_choice_message(SessionStatus.values))
     tag = filters.CharFilter(field_name="metadata__tags__name", lookup_expr="iexact", help_text="Sessions with this tag.")
     q = filters.CharFilter(method="search", help_text="Part of the session name or of its prompt template.")
     ordering = SessionOrderingFilter(

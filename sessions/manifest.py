@@ -9,11 +9,15 @@ user can act on; callers keep their last good data when that happens.
 
 from __future__ import annotations
 
+import logging
+import math
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -25,8 +29,16 @@ from pydantic import (
     field_validator,
 )
 
+logger = logging.getLogger(__name__)
+
 MANIFEST_NAME = "manifest.json"
 MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+# Memory grows with the entries, not the bytes (about 1.4 kB each once read and synced): beyond
+# this many a manifest is refused like any other unusable one. Real runs stay far below.
+MAX_MANIFEST_IMAGES = 100_000
+# A NUL character, escaped in JSON text: no database column can hold one (PostgreSQL refuses it).
+# Matched only when its backslash is not itself escaped ("\\u0000" is the text "\u0000").
+_ESCAPED_NUL = re.compile(rb"(?<!\\)((?:\\\\)*)\\u0000")
 
 ManifestStatus = Literal["ongoing", "completed", "aborted"]
 # Statuses written before the field existed, or by older generator versions.
@@ -48,6 +60,23 @@ def _none_as_empty(value: Any) -> Any:
     return {} if value is None else value
 
 
+def _finite(value: Any) -> Any:
+    # 1e400 is valid JSON and reads as infinity, which no JSON answer can carry: unknown.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _plain_value(value: Any) -> Any:
+    """A placeholder value as shown to users: text, a number or a boolean; anything else
+    (nested lists and objects, infinities) is unknown."""
+    if isinstance(value, (str, bool, int)) or value is None:
+        return value
+    if isinstance(value, float):
+        return _finite(value)
+    return None
+
+
 def _text(value: Any) -> Any:
     # Versions and model names are sometimes written as numbers ("version": 2.0).
     if isinstance(value, (int, float)) and not isinstance(value, bool):
@@ -59,7 +88,9 @@ def _text(value: Any) -> Any:
 Cosmetic = WrapValidator(_none_on_error)
 Text = Annotated[str | None, BeforeValidator(_text), Cosmetic]
 LenientInt = Annotated[int | None, Cosmetic]
-LenientFloat = Annotated[float | None, Cosmetic]
+LenientFloat = Annotated[float | None, AfterValidator(_finite), Cosmetic]
+PlainValues = Annotated[list[Any], BeforeValidator(lambda v: [] if v is None else v),
+                        AfterValidator(lambda values: [_plain_value(value) for value in values])]
 # Values the library computes with: wrong types are an error, never coerced ("4" is not 4).
 Count = Annotated[int, Strict(), Field(ge=0)]
 Seed = Annotated[int, Strict()]
@@ -82,8 +113,8 @@ class ImageEntry(_Lenient):
 
 
 class Variation(_Lenient):
-    available: Annotated[list[Any], BeforeValidator(lambda v: [] if v is None else v)] = []
-    used: Annotated[list[Any], BeforeValidator(lambda v: [] if v is None else v)] = []
+    available: PlainValues = []
+    used: PlainValues = []
     count: Count | None = None
 
 
@@ -128,7 +159,7 @@ class Snapshot(_Lenient):
 
 class Manifest(_Lenient):
     snapshot: Annotated[Snapshot, BeforeValidator(_none_as_empty)] = Snapshot()
-    images: list[ImageEntry] = []
+    images: Annotated[list[ImageEntry], Field(max_length=MAX_MANIFEST_IMAGES)] = []
     status: ManifestStatus = "ongoing"
     images_requested: Count | None = None
     generation_mode: Text = None
@@ -141,12 +172,24 @@ class Manifest(_Lenient):
         return value
 
 
-def parse_manifest(data: bytes) -> Manifest:
-    """Parse manifest bytes, raising ``ManifestError`` with a user-facing reason."""
+def parse_manifest(data: bytes, *, source: str = MANIFEST_NAME) -> Manifest:
+    """Parse manifest bytes, raising ``ManifestError`` with a user-facing reason. ``source``
+    names the file in the log."""
     if len(data) > MAX_MANIFEST_BYTES:
         raise ManifestError(_too_large(len(data)))
     if not data.strip():
         raise ManifestError(f"{MANIFEST_NAME} is empty (it may be in the middle of a rewrite)")
+    # Counted in the bytes (a fast scan) before anything is built: a manifest of millions of
+    # entries is refused without the gigabytes reading it would take.
+    entries = data.count(b'"filename"')
+    if entries > MAX_MANIFEST_IMAGES:
+        raise ManifestError(f"{MANIFEST_NAME} lists about {entries:,} images, over the {MAX_MANIFEST_IMAGES:,} "
+                            "limit; it was not read")
+    if b"\\u0000" in data:
+        data, dropped = _ESCAPED_NUL.subn(rb"\1", data)
+        if dropped:
+            logger.warning("%s: %d NUL characters dropped from its text (no database can store them)",
+                           source, dropped)
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -172,7 +215,7 @@ def read_manifest(path: Path) -> Manifest:
         raise ManifestError(f"{MANIFEST_NAME} cannot be read: permission denied") from None
     except OSError as exc:
         raise ManifestError(f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}") from None
-    return parse_manifest(data)
+    return parse_manifest(data, source=str(path))
 
 
 def _too_large(size: int) -> str:

@@ -70,10 +70,16 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed"
     MISSING = "missing"
     RESTORED = "restored"
+    FORGOTTEN = "forgotten"
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
+    def in_library(self) -> SessionQuerySet:
+        """Every session a person can see: forgotten ones are left out of every list and count."""
+        return self.filter(forgotten_at__isnull=True)
+
     def present(self) -> SessionQuerySet:
+        """Sessions whose folder is on disk (a forgotten session is always missing)."""
         return self.filter(is_missing=False)
 
     def ongoing(self) -> SessionQuerySet:
@@ -98,6 +104,8 @@ class Session(models.Model):
 
     has_manifest = models.BooleanField(default=False)
     is_missing = models.BooleanField(default=False, db_index=True)
+    # Set when a person removes a missing session from the library; cleared if its folder returns.
+    forgotten_at = models.DateTimeField(null=True, blank=True)
     sync_error = models.TextField(null=True, blank=True)
 
     created_at = models.DateTimeField(db_index=True, help_text="When the run started.")
@@ -341,6 +349,25 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+
+class ResultsFolderAlarm(models.Model):
+    """Raised (one row) by a sync that would have marked most of the library missing: the
+    results folder looks wrong, so nothing was marked (SPEC section 11)."""
+
+    results_dir = models.CharField(max_length=1000)
+    raised_at = models.DateTimeField()
+    sessions_present = models.PositiveIntegerField()
+    sessions_vanished = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def message(self, *, with_path: bool = True) -> str:
+        where = f"the results folder {self.results_dir}" if with_path else "the results folder"
+        return (f"{where} looks wrong: {self.sessions_vanished} of the {self.sessions_present} sessions on disk "
+                "are not in it, so none was marked missing. If they really are gone, run "
+                "`manage.py syncsessions --accept-missing`.")
 
 
 class WatcherHeartbeat(models.Model):

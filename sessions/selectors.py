@@ -9,6 +9,7 @@ from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, S
 
 from sessions.models import (
     Event,
+    ResultsFolderAlarm,
     Session,
     SessionImage,
     SessionMetadata,
@@ -30,7 +31,7 @@ def cover_images() -> Subquery:
 def sessions_with_details() -> QuerySet[Session]:
     """Sessions with what an API item shows: stats, metadata and its tags, the cover image."""
     return (
-        Session.objects.select_related("stats", "metadata")
+        Session.objects.in_library().select_related("stats", "metadata")
         .prefetch_related(Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
         .annotate(cover_image=cover_images())
     )
@@ -86,6 +87,23 @@ def watcher_health(*, now: datetime, heartbeat: WatcherHeartbeat | None = None) 
         "last_sync_at": heartbeat.last_sync_at,
         "sessions_watched": heartbeat.sessions_watched,
     }
+
+
+def missing_session_names() -> list[str]:
+    """Sessions in the library whose folder is gone (they can be forgotten)."""
+    return list(Session.objects.in_library().filter(is_missing=True).order_by("name").values_list("name", flat=True))
+
+
+def results_folder_alarm() -> ResultsFolderAlarm | None:
+    return ResultsFolderAlarm.objects.filter(pk=1).first()
+
+
+def library_health(*, now: datetime) -> dict[str, Any]:
+    """What ``/api/health`` says: ``warning`` with the problems when something needs a person.
+    Nothing in it is private (no paths, no database names): it answers without credentials."""
+    alarm = results_folder_alarm()
+    problems = [alarm.message(with_path=False)] if alarm is not None else []
+    return {"status": "warning" if problems else "ok", "watcher": watcher_health(now=now), "problems": problems}
 
 
 def unsaved_metadata(session: Session) -> SessionMetadata:

@@ -105,7 +105,9 @@ class StatsSerializer(serializers.ModelSerializer):
 
 class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
     session_id = serializers.CharField(source="session.name", read_only=True)
-    user_rating = serializers.ChoiceField(choices=UserRating.choices, allow_null=True, required=False)
+    user_rating = serializers.ChoiceField(
+        choices=UserRating.choices, allow_null=True, required=False,
+        error_messages={"invalid_choice": f"'{{input}}' is not one of: {', '.join(UserRating.values)}, or null."})
     user_note = serializers.CharField(max_length=MAX_NOTE_LENGTH, allow_blank=True, trim_whitespace=False,
                                       required=False)
     tags = serializers.ListField(
@@ -250,8 +252,10 @@ class WatcherHealthSerializer(serializers.Serializer):
 
 
 class HealthSerializer(serializers.Serializer):
-    status = serializers.CharField()
+    status = serializers.ChoiceField(choices=["ok", "warning"], help_text="warning: see problems.")
     watcher = WatcherHealthSerializer()
+    problems = serializers.ListField(child=serializers.CharField(),
+                                     help_text="What needs a person, e.g. a results folder that looks wrong.")
 
 
 class EventListSerializer(serializers.Serializer):

@@ -16,7 +16,8 @@ from typing import Any, NamedTuple
 
 from sessions.manifest import ImageEntry, Manifest
 
-STATS_VERSION = 1
+# 2: numbers too large for a float (1e400) and nested placeholder values read as null.
+STATS_VERSION = 2
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 _FOLDER_DATE_PATTERNS = (
@@ -235,7 +236,10 @@ def image_records(*, manifest: Manifest | None, listing: FolderListing) -> list[
         found = entries.pop(image.name, None)
         records.append(_record(image.name, found, image.size, image.mtime_ns))
     for name, found in entries.items():
-        records.append(_record(name, found, None, None))
+        # Recorded but not on disk (deleted since, or not written yet): kept only when the name
+        # could be one of this folder's images, so that a manifest cannot invent rows at will.
+        if is_image_name(name):
+            records.append(_record(name, found, None, None))
     return records
 
 

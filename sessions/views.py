@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,6 @@ from django import forms
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
-from django.shortcuts import get_object_or_404
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -32,6 +32,7 @@ from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import EventSource, Session
 from sessions.pagination import EnvelopePagination, ImagePagination, RecentLikedPagination
+from sessions.permissions import SessionAction, api_permission
 from sessions.scanning import ResultsDirError, resolve_inside
 from sessions.serializers import (
     EventListSerializer,
@@ -48,6 +49,8 @@ from sessions.services import sync_sessions, update_metadata
 from sessions.stats import is_image_name
 from thumbnails.rendering import Status
 from thumbnails.services import THUMBNAIL_SUFFIX, ensure_thumbnail, is_thumbnail_source
+
+logger = logging.getLogger(__name__)
 
 CACHE_CONTROL = "private, max-age=300"
 PAGINATION_PARAMETERS = frozenset({"limit", "offset"})
@@ -112,15 +115,30 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         "images": frozenset(ImageFilter.base_filters) | PAGINATION_PARAMETERS,
     }
 
+    # The body each action takes (the browsable API builds its forms from these).
+    serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
+
     def get_queryset(self):
         return selectors.sessions_with_details()
+
+    def get_serializer_class(self) -> type:
+        return self.serializer_classes.get(self.action, SessionSerializer)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication and permissions come first
         reject_unknown_parameters(request, self.query_parameters.get(self.action, frozenset()))
 
+    def get_object(self) -> Session:
+        session = selectors.sessions_with_details().filter(name=self.kwargs["name"]).first()
+        if session is None:
+            raise no_such_session(self.kwargs["name"])
+        return session
+
     def session(self) -> Session:
-        return get_object_or_404(Session, name=self.kwargs["name"])
+        session = Session.objects.in_library().filter(name=self.kwargs["name"]).first()
+        if session is None:
+            raise no_such_session(self.kwargs["name"])
+        return session
 
     @extend_schema(summary="Favourite sessions, most recently annotated first",
                    responses=SessionSerializer(many=True))
@@ -142,7 +160,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    409: OpenApiResponse(description="The manifest cannot be read now; the last good stats are kept."),
                    503: OpenApiResponse(description="The results folder cannot be used.")},
     )
-    @action(detail=True, methods=["post"], url_path="stats/refresh", filter_backends=[])
+    @action(detail=True, methods=["post"], url_path="stats/refresh", filter_backends=[],
+            permission_classes=[IsAuthenticated, api_permission(SessionAction.REFRESH)])
     def refresh_stats(self, request: Request, name: str) -> Response:
         reject_body(request)
         session = self.session()
@@ -169,7 +188,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    responses=MetadataSerializer)
     @extend_schema(methods=["PATCH"], summary="Change some metadata fields; created on first use",
                    request=MetadataSerializer, responses=MetadataSerializer)
-    @action(detail=True, methods=["get", "patch"], url_path="metadata", filter_backends=[])
+    @action(detail=True, methods=["get", "patch"], url_path="metadata", filter_backends=[],
+            permission_classes=[IsAuthenticated, api_permission(SessionAction.EDIT_METADATA)])
     def metadata(self, request: Request, name: str) -> Response:
         session = self.session()
         if request.method == "PATCH":
@@ -188,12 +208,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return Response({"events": EventSerializer(events, many=True).data})
 
     @extend_schema(
-        summary="Fix the status by hand (staff only)",
+        summary="Fix the status by hand (staff with gen_sessions.change_session)",
         request=StatusChangeSerializer,
-        responses={200: SessionSerializer, 403: OpenApiResponse(description="Not a staff user."),
+        responses={200: SessionSerializer, 403: OpenApiResponse(description=SessionAction.CHANGE_STATUS.refusal),
                    409: OpenApiResponse(description="The state machine refuses this change.")},
     )
-    @action(detail=True, methods=["post"], url_path="status", permission_classes=[IsAdminUser], filter_backends=[])
+    @action(detail=True, methods=["post"], url_path="status", filter_backends=[],
+            permission_classes=[IsAuthenticated, api_permission(SessionAction.CHANGE_STATUS)])
     def change_status(self, request: Request, name: str) -> Response:
         serializer = StatusChangeSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -203,7 +224,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                               performer=request.user.get_username(), reason=serializer.validated_data["reason"])
         except TransitionRefused as refusal:
             return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
-        return Response(self.get_serializer(self.get_queryset().get(pk=session.pk)).data)
+        return Response(SessionSerializer(self.get_queryset().get(pk=session.pk)).data)
 
     @extend_schema(summary="The session's images", parameters=_parameters(ImageFilter),
                    responses=ImageSerializer(many=True))
@@ -240,8 +261,8 @@ class SessionImageFileView(APIView):
     def get(self, request: Request, name: str, filename: str) -> HttpResponse:
         reject_unknown_parameters(request, {"thumbnail"})
         thumbnail = _boolean("thumbnail", request.query_params.get("thumbnail", "0"))
-        if not Session.objects.filter(name=name).exists():
-            raise NotFound("no such session")
+        if not Session.objects.in_library().filter(name=name).exists():
+            raise no_such_session(name)
         source = resolve_inside(settings.SDGEN_RESULTS_DIR, name, filename)
         if source is None or not is_image_name(filename):
             raise NotFound("no such image")
@@ -260,6 +281,10 @@ class SessionImageFileView(APIView):
         if path is None:
             raise NotFound("no thumbnail")
         return file_response(request, path, "image/webp")
+
+
+def no_such_session(name: str) -> NotFound:
+    return NotFound(f"no session named {name!r}")
 
 
 def _boolean(name: str, value: str) -> bool:
@@ -297,11 +322,14 @@ class HealthView(APIView):
     authentication_classes: list = []
     permission_classes = [AllowAny]
 
-    @extend_schema(summary="Liveness, and the watcher's last heartbeat", responses=HealthSerializer, auth=[])
+    @extend_schema(summary="Liveness, the watcher's last heartbeat, and anything that needs a person",
+                   responses=HealthSerializer, auth=[])
     def get(self, request: Request) -> Response:
         reject_unknown_parameters(request, set())
         try:
-            watcher = selectors.watcher_health(now=timezone.now())
-        except DatabaseError as exc:
-            return Response({"status": "error", "detail": f"database: {exc}"}, status=503)
-        return Response(HealthSerializer({"status": "ok", "watcher": watcher}).data)
+            health = selectors.library_health(now=timezone.now())
+        except DatabaseError:
+            # The error names hosts and databases: for the log, not for anonymous callers.
+            logger.exception("health check: the database cannot be read")
+            return Response({"status": "error", "detail": "the database is not available"}, status=503)
+        return Response(HealthSerializer(health).data)

@@ -196,14 +196,18 @@ def synced_results(results_dir: Path, settings) -> Path:
     return results_dir
 
 
-def token_client(*, username: str, staff: bool = False):
-    from django.contrib.auth.models import User
-    from rest_framework.authtoken.models import Token
+def token_client(*, username: str, staff: bool = False, permissions: tuple[str, ...] = ()):
+    """An API client with a Bearer token of a new user holding ``permissions`` (gen_sessions codenames)."""
+    from django.contrib.auth.models import Permission, User
     from rest_framework.test import APIClient
 
+    from accounts.services import create_api_token
+
     user = User.objects.create_user(username, password="pw", is_staff=staff)
+    user.user_permissions.add(*Permission.objects.filter(content_type__app_label="gen_sessions",
+                                                         codename__in=permissions))
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {create_api_token(user=user)}")
     client.user = user
     return client
 
@@ -215,5 +219,12 @@ def api(db):
 
 
 @pytest.fixture
+def editor_api(db):
+    """An ordinary (non-staff) user who may edit metadata and re-read sessions."""
+    return token_client(username="editor", permissions=("change_session", "change_sessionmetadata"))
+
+
+@pytest.fixture
 def staff_api(db):
-    return token_client(username="fixer", staff=True)
+    """A staff user who may fix statuses and edit metadata."""
+    return token_client(username="fixer", staff=True, permissions=("change_session", "change_sessionmetadata"))

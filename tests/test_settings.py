@@ -89,6 +89,34 @@ class TestSettings:
         result = settings_in_subprocess(tmp_path, "pass", SDGEN_TIME_ZONE="Mars/Olympus")
         assert "SDGEN_TIME_ZONE='Mars/Olympus' is not a known time zone" in result.stderr
 
+    def test_the_data_dir_and_the_database_are_private(self, tmp_path: Path) -> None:
+        """Whatever the umask, only the owner can read the database (password and token hashes),
+        its -wal and -shm files included (listed while the connection is open)."""
+        old_umask = os.umask(0o022)
+        try:
+            result = settings_in_subprocess(
+                tmp_path,
+                "import django, pathlib; django.setup(); from django.db import connection; "
+                "connection.cursor().execute('create table t (x int)'); "
+                "print(*sorted(f'{p.name}:{p.stat().st_mode & 0o777:o}' for p in "
+                "pathlib.Path(s.SDGEN_DATA_DIR).glob('sdgen.sqlite3*')))",
+                DJANGO_SETTINGS_MODULE="sdgen_site.settings")
+        finally:
+            os.umask(old_umask)
+        assert result.returncode == 0, result.stderr
+        assert sorted(result.stdout.split()) == ["sdgen.sqlite3-shm:600", "sdgen.sqlite3-wal:600", "sdgen.sqlite3:600"]
+        assert oct((tmp_path / "data").stat().st_mode & 0o777) == "0o700"
+
+    def test_an_earlier_versions_open_data_dir_is_closed(self, tmp_path: Path) -> None:
+        data = tmp_path / "data"
+        data.mkdir(mode=0o755)
+        (data / "sdgen.sqlite3").write_bytes(b"")
+        (data / "sdgen.sqlite3").chmod(0o644)
+        result = settings_in_subprocess(tmp_path, "pass")
+        assert result.returncode == 0, result.stderr
+        assert oct(data.stat().st_mode & 0o777) == "0o700"
+        assert oct((data / "sdgen.sqlite3").stat().st_mode & 0o777) == "0o600"
+
     def test_postgres_urls_are_parsed(self, tmp_path: Path) -> None:
         result = settings_in_subprocess(tmp_path, "print(s.DATABASES['default']['ENGINE'])",
                                         DATABASE_URL="postgres://u@db.example:5432/sdgen")

@@ -9,11 +9,11 @@ from typing import Any
 from django.conf import settings
 from django.core.management import CommandError
 
+from sdgen_site.cli import BAD_ARGUMENTS, RUNTIME_FAILURE
 from sessions.scanning import ResultsDirError, check_results_dir
 
-# SPEC section 6: 2 means bad arguments, 1 a failure while running.
-BAD_ARGUMENTS = 2
-RUNTIME_FAILURE = 1
+__all__ = ["BAD_ARGUMENTS", "RUNTIME_FAILURE", "add_results_argument", "non_negative_float", "positive_float",
+           "positive_int", "results_dir_from"]
 
 
 def add_results_argument(parser: argparse.ArgumentParser) -> None:

@@ -1,5 +1,6 @@
 """Services: the writes that span several models. Views, commands and the watcher call these."""
 
+from sessions.services.forget import ForgetReport, forget_sessions
 from sessions.services.metadata import update_metadata
 from sessions.services.sync import (
     SessionSynchronizer,
@@ -10,6 +11,8 @@ from sessions.services.sync import (
 )
 
 __all__ = [
+    "ForgetReport",
+    "forget_sessions",
     "SessionSynchronizer",
     "SyncReport",
     "mark_missing",

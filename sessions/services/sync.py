@@ -29,6 +29,7 @@ from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manif
 from sessions.models import (
     EventKind,
     EventSource,
+    ResultsFolderAlarm,
     Session,
     SessionImage,
     SessionStats,
@@ -63,6 +64,15 @@ logger = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Progress = Callable[[int, int], None]
 
+# SPEC section 11: a sync that would mark more than half of the present sessions missing (and
+# at least this many) marks none: the results folder is more likely wrong than the library gone.
+MISSING_ALARM_AT_LEAST = 10
+
+
+def results_folder_looks_wrong(*, vanishing: int, present: int) -> bool:
+    return vanishing >= MISSING_ALARM_AT_LEAST and vanishing * 2 > present
+
+
 # A batch is written in one transaction: big enough to amortise the round trips, small
 # enough that memory stays flat and the web server never waits long for the write lock.
 BATCH_MAX_SESSIONS = 200
@@ -78,7 +88,7 @@ _IMAGE_FIELDS = ["index", "seed", "prompt", "negative_prompt", "applied_variatio
 _SESSION_SYNC_FIELDS = [
     "has_manifest", "sync_error", "created_at", "images_actual", "images_expected", "completion_percentage",
     "last_activity_at", "folder_mtime_ns", "manifest_mtime_ns", "manifest_size", "synced_at", "updated_at",
-    "is_missing",
+    "is_missing", "forgotten_at",
 ]
 
 
@@ -98,6 +108,8 @@ class SyncReport:
     interrupted: bool = False  # stopped early at the caller's request (should_stop)
     # With defer_manifest_errors: unreadable manifests left untouched, to be read again shortly.
     deferred: dict[str, str] = field(default_factory=dict)
+    # Sessions that would have been marked missing when the results folder looked wrong.
+    held_missing: int = 0
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -106,6 +118,8 @@ class SyncReport:
             f"{self.unchanged} unchanged, {self.missing} missing, {self.restored} restored, "
             f"{len(self.errors)} with errors; {self.status_changes} status changes; "
             f"{self.images_written} image rows written, {self.images_deleted} removed; {self.seconds:.2f}s"
+            + (f"; {self.held_missing} NOT marked missing (the results folder looks wrong)" if self.held_missing
+               else "")
         )
 
 
@@ -148,6 +162,7 @@ class SessionSynchronizer:
         full: bool = False,
         rebuild: bool = False,
         defer_manifest_errors: bool = False,
+        accept_missing: bool = False,
         clock: Clock = timezone.now,
         time_zone: tzinfo | None = None,
         progress: Progress | None = None,
@@ -155,10 +170,13 @@ class SessionSynchronizer:
     ) -> None:
         """``defer_manifest_errors``: leave a session whose manifest cannot be parsed as it is
         and report it in ``SyncReport.deferred`` (the watcher reads a manifest that is being
-        rewritten again a moment later instead of recording the half-written state)."""
+        rewritten again a moment later instead of recording the half-written state).
+        ``accept_missing``: mark vanished sessions missing even when the results folder looks
+        wrong (see ``results_folder_looks_wrong``)."""
         self.results_dir = results_dir
         self.full = full or rebuild
         self.rebuild = rebuild
+        self.accept_missing = accept_missing
         self.defer_manifest_errors = defer_manifest_errors
         self.clock = clock
         self.time_zone = time_zone or zoneinfo.ZoneInfo(settings.SDGEN_TIME_ZONE)
@@ -178,6 +196,14 @@ class SessionSynchronizer:
             found = (stamp_session_folder(self.results_dir, name) for name in names)
             stamps = {stamp.name: stamp for stamp in found if stamp is not None}
             known = self._known(Session.objects.filter(name__in=names))
+        vanishing = sum(1 for name, entry in known.items() if name not in stamps and not entry.is_missing)
+        held = vanishing > 0 and not self.accept_missing and self._hold_missing(vanishing)
+        if held:
+            # The folder looks wrong: mark nothing missing, and take nothing new from it either.
+            report.held_missing = vanishing
+            stamps = {name: stamp for name, stamp in stamps.items() if name in known}
+        elif names is None:
+            ResultsFolderAlarm.objects.filter(pk=1).delete()  # a whole pass that looks right
         # Newest first (names start with the run's date), so a long first sync shows recent runs early.
         to_read = sorted((name for name, stamp in stamps.items() if self._needs_read(stamp, known.get(name))),
                          reverse=True)
@@ -185,10 +211,26 @@ class SessionSynchronizer:
         with _collector_ignoring_old_objects(enabled=len(to_read) >= BATCH_MAX_SESSIONS):
             self._read_and_write(to_read, stamps, known, report)
         report.sessions_seen = len(stamps)
-        vanished = [entry.pk for name, entry in known.items() if name not in stamps and not entry.is_missing]
-        report.missing = mark_missing(session_ids=vanished, now=self.clock())
+        if not held:
+            # Folders emptied of every image and manifest left ``stamps`` while being read.
+            vanished = [entry.pk for name, entry in known.items() if name not in stamps and not entry.is_missing]
+            report.missing = mark_missing(session_ids=vanished, now=self.clock())
         report.seconds = time.perf_counter() - started
         return report
+
+    def _hold_missing(self, vanishing: int) -> bool:
+        """Raise the alarm (and say so) when ``vanishing`` sessions are too many to believe."""
+        if vanishing < MISSING_ALARM_AT_LEAST:
+            return False
+        present = Session.objects.present().count()
+        if not results_folder_looks_wrong(vanishing=vanishing, present=present):
+            return False
+        alarm, raised = ResultsFolderAlarm.objects.update_or_create(pk=1, defaults={
+            "results_dir": str(self.results_dir), "raised_at": self.clock(), "sessions_present": present,
+            "sessions_vanished": vanishing})
+        # Loud once; the watcher meets the same folder at every sweep.
+        (logger.error if raised else logger.info)("%s", alarm.message())
+        return True
 
     def _read_and_write(self, to_read: list[str], stamps: dict[str, FolderStamp], known: dict[str, _Known],
                         report: SyncReport) -> None:
@@ -374,6 +416,7 @@ class SessionSynchronizer:
     @staticmethod
     def _update_session_fields(session: Session, read: _FolderRead, now: datetime) -> None:
         session.is_missing = False
+        session.forgotten_at = None  # a forgotten session whose folder is back returns
         session.synced_at = now
         session.updated_at = now
         session.sync_error = read.error
@@ -521,14 +564,15 @@ def sync_sessions(
     full: bool = False,
     rebuild: bool = False,
     defer_manifest_errors: bool = False,
+    accept_missing: bool = False,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     clock: Clock = timezone.now,
 ) -> SyncReport:
     """Sync all session folders (or ``names``) into the database; see ``SessionSynchronizer``."""
     synchronizer = SessionSynchronizer(results_dir=results_dir, full=full, rebuild=rebuild, clock=clock,
-                                       defer_manifest_errors=defer_manifest_errors, progress=progress,
-                                       should_stop=should_stop)
+                                       defer_manifest_errors=defer_manifest_errors, accept_missing=accept_missing,
+                                       progress=progress, should_stop=should_stop)
     return synchronizer.sync(names)
 
 

@@ -146,6 +146,27 @@ class TestRendering:
             assert filter_title in html
 
 
+class TestOddData:
+    def test_a_deeply_nested_manifest_is_shown_as_it_is(self, admin_client: Client, synced_results: Path) -> None:
+        (synced_results / FACIAL / "manifest.json").write_text('{"snapshot": {"x": ' + "[" * 100_000 + "]" * 100_000
+                                                               + "}}")
+        sync_sessions(results_dir=synced_results)
+        session = Session.objects.get(name=FACIAL)
+        assert session.sync_error
+        response = admin_client.get(page(session))
+        assert response.status_code == 200 and b"[[[[[[" in response.content
+
+    def test_the_results_folder_alarm_is_shown(self, admin_client: Client, synced_results: Path, tmp_path: Path,
+                                               write_session: SessionWriter) -> None:
+        from sessions.models import ResultsFolderAlarm
+
+        ResultsFolderAlarm.objects.create(pk=1, results_dir="/home/me/wrong", raised_at=timezone.now(),
+                                          sessions_present=40, sessions_vanished=40)
+        html = admin_client.get(LIST).content.decode()
+        assert "Nothing was marked missing:" in html and "the results folder /home/me/wrong looks wrong" in html
+        assert "syncsessions --accept-missing" in html
+
+
 class TestWatcherStatus:
     def test_never_run(self, admin_client: Client, synced_results: Path) -> None:
         assert "The watcher has never run" in admin_client.get(LIST).content.decode()
@@ -292,6 +313,24 @@ class TestPermissions:
         post_action(client, "mark_aborted", [session], reason="x")
         assert Session.objects.get(pk=session.pk).status == "completed"
         assert client.get(EVENTS).status_code == 200
+
+    def test_notes_without_status_fixes(self, synced_results: Path) -> None:
+        """gen_sessions.change_sessionmetadata alone: the notes can be saved, the status cannot."""
+        client = self.staff("view_session", "change_sessionmetadata", "add_sessionmetadata")
+        session = Session.objects.get(name=RANDOM)
+        view = client.get(page(session))
+        assert b'name="status_reason"' not in view.content and b'name="metadata-0-user_note"' in view.content
+        response = client.post(page(session), change_form(session, status="aborted", status_reason="x",
+                                                          **{"metadata-0-user_note": "mine"}))
+        assert response.status_code == 302
+        assert Session.objects.get(pk=session.pk).status == "completed"
+        assert SessionMetadata.objects.get(session=session).user_note == "mine"
+
+    def test_status_fixes_without_notes(self, synced_results: Path) -> None:
+        client = self.staff("view_session", "change_session", "view_sessionmetadata")
+        session = Session.objects.get(name=RANDOM)
+        view = client.get(page(session))
+        assert b'name="status_reason"' in view.content and b'name="metadata-0-user_note"' not in view.content
 
     def test_no_view_permission(self, synced_results: Path) -> None:
         client = self.staff()

@@ -17,44 +17,44 @@ KEYS = ["session_id", "is_test", "is_complete", "is_favorite", "user_rating", "u
         "updated_at"]
 
 
-def patch(api, body):
-    return api.patch(URL, body, format="json")
+def patch(editor_api, body):
+    return editor_api.patch(URL, body, format="json")
 
 
-def test_defaults_before_anything_is_set(api, synced_results: Path) -> None:
-    body = api.get(URL).json()
+def test_defaults_before_anything_is_set(editor_api, synced_results: Path) -> None:
+    body = editor_api.get(URL).json()
     assert list(body) == KEYS
     assert body == {"session_id": NAME, "is_test": False, "is_complete": False, "is_favorite": False,
                     "user_rating": None, "user_note": "", "tags": [], "created_at": None, "updated_at": None}
     assert not SessionMetadata.objects.exists()
-    assert api.get(f"/api/sessions/{NAME}/").json()["metadata"] is None
+    assert editor_api.get(f"/api/sessions/{NAME}/").json()["metadata"] is None
 
 
-def test_patch_creates_on_first_use_and_changes_only_given_fields(api, synced_results: Path) -> None:
-    first = patch(api, {"is_favorite": True, "tags": ["portraits"]})
+def test_patch_creates_on_first_use_and_changes_only_given_fields(editor_api, synced_results: Path) -> None:
+    first = patch(editor_api, {"is_favorite": True, "tags": ["portraits"]})
     assert first.status_code == 200
     body = first.json()
     assert (body["is_favorite"], body["tags"], body["is_test"]) == (True, ["portraits"], False)
     assert body["created_at"] and body["updated_at"]
-    second = patch(api, {"user_note": "good seeds", "user_rating": "like"}).json()
+    second = patch(editor_api, {"user_note": "good seeds", "user_rating": "like"}).json()
     assert (second["is_favorite"], second["tags"], second["user_note"], second["user_rating"]) == (
         True, ["portraits"], "good seeds", "like")
     assert second["created_at"] == body["created_at"] and second["updated_at"] >= body["updated_at"]
-    assert api.get(f"/api/sessions/{NAME}/").json()["metadata"] == second
-    assert patch(api, {"user_rating": None}).json()["user_rating"] is None
+    assert editor_api.get(f"/api/sessions/{NAME}/").json()["metadata"] == second
+    assert patch(editor_api, {"user_rating": None}).json()["user_rating"] is None
 
 
-def test_tags_replace_the_list_trimmed_without_duplicates_in_order(api, synced_results: Path) -> None:
-    patch(api, {"tags": ["a", "b", "c"]})
-    body = patch(api, {"tags": ["  zeta ", "alpha", "Zeta", "alpha", "beta"]}).json()
+def test_tags_replace_the_list_trimmed_without_duplicates_in_order(editor_api, synced_results: Path) -> None:
+    patch(editor_api, {"tags": ["a", "b", "c"]})
+    body = patch(editor_api, {"tags": ["  zeta ", "alpha", "Zeta", "alpha", "beta"]}).json()
     assert body["tags"] == ["zeta", "alpha", "beta"]
     assert list(SessionTag.objects.order_by("position").values_list("name", flat=True)) == ["zeta", "alpha", "beta"]
-    assert patch(api, {"tags": []}).json()["tags"] == []
-    assert patch(api, {"is_test": True}).json()["tags"] == []
+    assert patch(editor_api, {"tags": []}).json()["tags"] == []
+    assert patch(editor_api, {"is_test": True}).json()["tags"] == []
 
 
-def test_an_empty_patch_creates_the_defaults(api, synced_results: Path) -> None:
-    body = patch(api, {}).json()
+def test_an_empty_patch_creates_the_defaults(editor_api, synced_results: Path) -> None:
+    body = patch(editor_api, {}).json()
     assert body["created_at"] is not None and body["is_favorite"] is False
 
 
@@ -74,38 +74,38 @@ def test_an_empty_patch_creates_the_defaults(api, synced_results: Path) -> None:
         ({"session_id": "other"}, "session_id"),
     ],
 )
-def test_bad_values_are_400_and_change_nothing(api, synced_results: Path, body: dict, field: str | None) -> None:
-    patch(api, {"user_note": "kept"})
-    response = patch(api, body)
+def test_bad_values_are_400_and_change_nothing(editor_api, synced_results: Path, body: dict, field: str | None) -> None:
+    patch(editor_api, {"user_note": "kept"})
+    response = patch(editor_api, body)
     if field is None:
         assert response.status_code == 200
         return
     assert response.status_code == 400, response.content
     assert field in response.json()
-    assert api.get(URL).json()["user_note"] == "kept"
+    assert editor_api.get(URL).json()["user_note"] == "kept"
 
 
-def test_limits_themselves_are_fine(api, synced_results: Path) -> None:
-    body = patch(api, {"tags": [f"t{n}" for n in range(50)], "user_note": "n" * 10_000}).json()
+def test_limits_themselves_are_fine(editor_api, synced_results: Path) -> None:
+    body = patch(editor_api, {"tags": [f"t{n}" for n in range(50)], "user_note": "n" * 10_000}).json()
     assert len(body["tags"]) == 50 and len(body["user_note"]) == 10_000
-    assert patch(api, {"tags": ["x" * 64]}).status_code == 200
+    assert patch(editor_api, {"tags": ["x" * 64]}).status_code == 200
 
 
-def test_a_body_that_is_not_an_object(api, synced_results: Path) -> None:
-    assert api.patch(URL, [1, 2], format="json").status_code == 400
-    assert api.patch(URL, "not json", content_type="application/json").status_code == 400
+def test_a_body_that_is_not_an_object(editor_api, synced_results: Path) -> None:
+    assert editor_api.patch(URL, [1, 2], format="json").status_code == 400
+    assert editor_api.patch(URL, "not json", content_type="application/json").status_code == 400
 
 
-def test_metadata_survives_a_rebuild_and_a_missing_folder(api, synced_results: Path, tmp_path: Path) -> None:
-    patch(api, {"is_favorite": True, "tags": ["keep"]})
+def test_metadata_survives_a_rebuild_and_a_missing_folder(editor_api, synced_results: Path, tmp_path: Path) -> None:
+    patch(editor_api, {"is_favorite": True, "tags": ["keep"]})
     sync_sessions(results_dir=synced_results, rebuild=True)
     (synced_results / NAME).rename(tmp_path / "away")
     sync_sessions(results_dir=synced_results)
-    body = api.get(f"/api/sessions/{NAME}/").json()
+    body = editor_api.get(f"/api/sessions/{NAME}/").json()
     assert body["is_missing"] is True
     assert (body["metadata"]["is_favorite"], body["metadata"]["tags"]) == (True, ["keep"])
 
 
-def test_unknown_sessions_are_404(api, synced_results: Path) -> None:
-    assert api.get("/api/sessions/nope/metadata").status_code == 404
-    assert api.patch("/api/sessions/nope/metadata", {"is_test": True}, format="json").status_code == 404
+def test_unknown_sessions_are_404(editor_api, synced_results: Path) -> None:
+    assert editor_api.get("/api/sessions/nope/metadata").status_code == 404
+    assert editor_api.patch("/api/sessions/nope/metadata", {"is_test": True}, format="json").status_code == 404

@@ -44,41 +44,41 @@ class TestSessionStats:
         assert response.status_code == 404 and "no readable manifest" in response.json()["detail"]
         assert api.get("/api/sessions/loose/").json()["stats"] is None
 
-    def test_refresh_recomputes_from_disk(self, api, synced_results: Path) -> None:
+    def test_refresh_recomputes_from_disk(self, editor_api, synced_results: Path) -> None:
         manifest = synced_results / NAME / "manifest.json"
         data = json.loads(manifest.read_text())
         data["snapshot"]["runtime_info"]["sd_model_checkpoint"] = "changed.safetensors"
         manifest.write_text(json.dumps(data))
-        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")  # cached
-        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        assert editor_api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")  # cached
+        response = editor_api.post(f"/api/sessions/{NAME}/stats/refresh")
         assert response.status_code == 200 and response.json()["sd_model"] == "changed.safetensors"
-        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"] == "changed.safetensors"
+        assert editor_api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"] == "changed.safetensors"
 
-    def test_refresh_of_a_broken_manifest_says_so_and_keeps_the_last_good_stats(self, api,
+    def test_refresh_of_a_broken_manifest_says_so_and_keeps_the_last_good_stats(self, editor_api,
                                                                                 synced_results: Path) -> None:
         (synced_results / NAME / "manifest.json").write_text("{broken")
-        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        response = editor_api.post(f"/api/sessions/{NAME}/stats/refresh")
         assert response.status_code == 409
         assert response.json()["detail"].startswith("it could not be read again: manifest.json is not valid JSON")
-        assert api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")
-        assert "not valid JSON" in api.get(f"/api/sessions/{NAME}/").json()["sync_error"]
+        assert editor_api.get(f"/api/sessions/{NAME}/stats").json()["sd_model"].startswith("v1-5")
+        assert "not valid JSON" in editor_api.get(f"/api/sessions/{NAME}/").json()["sync_error"]
 
-    def test_refresh_of_a_session_whose_folder_is_gone(self, api, synced_results: Path, tmp_path: Path) -> None:
+    def test_refresh_of_a_session_whose_folder_is_gone(self, editor_api, synced_results: Path, tmp_path: Path) -> None:
         (synced_results / NAME).rename(tmp_path / "away")
-        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        response = editor_api.post(f"/api/sessions/{NAME}/stats/refresh")
         assert response.status_code == 404 and "no longer" in response.json()["detail"]
-        assert api.get(f"/api/sessions/{NAME}/").json()["is_missing"] is True
+        assert editor_api.get(f"/api/sessions/{NAME}/").json()["is_missing"] is True
 
-    def test_refresh_without_a_results_folder(self, api, synced_results: Path, settings, tmp_path: Path) -> None:
+    def test_refresh_without_a_results_folder(self, editor_api, synced_results: Path, settings, tmp_path: Path) -> None:
         settings.SDGEN_RESULTS_DIR = tmp_path / "unmounted"
-        response = api.post(f"/api/sessions/{NAME}/stats/refresh")
+        response = editor_api.post(f"/api/sessions/{NAME}/stats/refresh")
         assert response.status_code == 503 and "does not exist" in response.json()["detail"]
 
-    def test_refresh_takes_no_body_fields_or_parameters(self, api, synced_results: Path) -> None:
-        assert api.post(f"/api/sessions/{NAME}/stats/refresh?x=1").status_code == 400
-        response = api.post(f"/api/sessions/{NAME}/stats/refresh", {"force": True}, format="json")
+    def test_refresh_takes_no_body_fields_or_parameters(self, editor_api, synced_results: Path) -> None:
+        assert editor_api.post(f"/api/sessions/{NAME}/stats/refresh?x=1").status_code == 400
+        response = editor_api.post(f"/api/sessions/{NAME}/stats/refresh", {"force": True}, format="json")
         assert response.status_code == 400 and response.json() == {"force": ["Unknown field."]}
-        assert api.get(f"/api/sessions/{NAME}/stats/refresh").status_code == 405
+        assert editor_api.get(f"/api/sessions/{NAME}/stats/refresh").status_code == 405
 
 
 class TestLibraryStats:
@@ -108,7 +108,20 @@ class TestHealth:
         response = client.get("/api/health")
         assert response.status_code == 200
         assert response.json() == {"status": "ok", "watcher": {"running": False, "mode": None, "last_event_at": None,
-                                                               "last_sync_at": None, "sessions_watched": None}}
+                                                               "last_sync_at": None, "sessions_watched": None},
+                                   "problems": []}
+
+    def test_a_results_folder_that_looks_wrong_is_a_warning(self, client) -> None:
+        from sessions.models import ResultsFolderAlarm
+
+        ResultsFolderAlarm.objects.create(pk=1, results_dir="/home/me/private", raised_at=timezone.now(),
+                                          sessions_present=30, sessions_vanished=30)
+        body = client.get("/api/health").json()
+        assert body["status"] == "warning"
+        assert body["problems"] == ["the results folder looks wrong: 30 of the 30 sessions on disk are not in it, so "
+                                    "none was marked missing. If they really are gone, run `manage.py syncsessions "
+                                    "--accept-missing`."]
+        assert "/home/me" not in str(body)  # nothing private for anonymous callers
 
     def test_the_watchers_heartbeat(self, client) -> None:
         now = timezone.now()

@@ -16,7 +16,7 @@ from PIL import Image
 
 from sessions.models import Session
 from sessions.simulator import GeneratorSimulator, plan_session
-from tests.conftest import REAL_RESULTS
+from tests.conftest import REAL_RESULTS, SessionWriter, load_manifest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -37,6 +37,23 @@ class TestSyncsessions:
         out = io.StringIO()
         call_command("syncsessions", "--results", str(results_dir), "--full", stdout=out)
         assert "4 updated" in out.getvalue()
+
+    @pytest.mark.django_db
+    def test_a_results_folder_that_looks_wrong_is_refused_until_accepted(
+        self, empty_results_dir: Path, write_session: SessionWriter
+    ) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        for n in range(10):
+            write_session(empty_results_dir, f"202511{n + 1:02d}_120000-run", manifest)
+        call_command("syncsessions", "--results", str(empty_results_dir), stdout=io.StringIO())
+        elsewhere = empty_results_dir.parent / "elsewhere"
+        elsewhere.mkdir()
+        with pytest.raises(CommandError, match=f"10 sessions are not in {elsewhere}: more than half") as error:
+            call_command("syncsessions", "--results", str(elsewhere), stdout=io.StringIO())
+        assert error.value.returncode == 1 and "--accept-missing" in str(error.value)
+        assert not Session.objects.filter(is_missing=True).exists()
+        call_command("syncsessions", "--results", str(elsewhere), "--accept-missing", stdout=io.StringIO())
+        assert Session.objects.filter(is_missing=True).count() == 10
 
     @pytest.mark.django_db
     def test_errors_are_listed(self, results_dir: Path) -> None:
@@ -181,23 +198,3 @@ class TestSimulatorWritesLikeTheRealCli:
         assert 0 < len(data["images"]) < 500
         assert len(list(manifest.parent.glob("*.png"))) == len(data["images"])
         assert stdout.startswith("aborted:")
-
-
-class TestCreateInitialAdmin:
-    @pytest.mark.django_db
-    def test_first_run_writes_credentials_once(self, settings, tmp_path: Path) -> None:
-        from django.contrib.auth import authenticate
-        from rest_framework.authtoken.models import Token
-
-        settings.SDGEN_DATA_DIR = tmp_path
-        out = io.StringIO()
-        call_command("createinitialadmin", stdout=out)
-        path = tmp_path / "initial-admin.txt"
-        assert str(path) in out.getvalue()
-        assert oct(path.stat().st_mode & 0o777) == "0o600"
-        lines = dict(line.split(": ", 1) for line in path.read_text().splitlines()[:3])
-        assert authenticate(username="admin", password=lines["password"]) is not None
-        assert Token.objects.get(user__username="admin").key == lines["api token"]
-        before = path.read_text()
-        call_command("createinitialadmin", stdout=io.StringIO())
-        assert path.read_text() == before

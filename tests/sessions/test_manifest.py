@@ -118,3 +118,44 @@ def test_missing_and_unreadable_files_raise_manifest_errors(tmp_path: Path) -> N
     (tmp_path / "folder.json").mkdir()
     with pytest.raises(ManifestError, match="cannot be read"):
         read_manifest(tmp_path / "folder.json")
+
+
+def test_numbers_too_large_for_a_float_read_as_unknown() -> None:
+    """1e400 is valid JSON but reads as infinity, which no JSON answer can carry."""
+    manifest = parse_manifest(b'{"snapshot": {"api_params": {"cfg_scale": 1e400, "steps": 30}, "variations": '
+                              b'{"X": {"used": ["a", 1e400, -1e400, 2.5, [1, [2]], {"k": 1}, true, 3]}}}}')
+    assert manifest.snapshot.api_params.cfg_scale is None
+    assert manifest.snapshot.api_params.steps == 30
+    assert manifest.snapshot.variations["X"].used == ["a", None, None, 2.5, None, None, True, 3]
+
+
+def test_nul_characters_are_dropped_from_text(caplog: pytest.LogCaptureFixture) -> None:
+    manifest = parse_manifest(rb'{"images": [{"filename": "a.png", "prompt": "a\u0000b \\u0000 c\\\u0000d"}]}',
+                              source="run/manifest.json")
+    # An escaped backslash followed by "u0000" is text, not a NUL: it stays.
+    assert manifest.images[0].prompt == "ab \\u0000 c\\d"
+    assert "run/manifest.json: 2 NUL characters dropped" in caplog.text
+
+
+def test_deeply_nested_manifests_are_refused_clearly() -> None:
+    with pytest.raises(ManifestError, match="unusable values|not valid JSON"):
+        parse_manifest(b'{"snapshot": {"x": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}")
+
+
+def test_a_manifest_of_too_many_images_is_refused_before_it_is_built(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sessions.manifest as manifest_module
+
+    monkeypatch.setattr(manifest_module, "MAX_MANIFEST_IMAGES", 3)
+    four = json.dumps({"images": [{"filename": f"{n}.png"} for n in range(4)]}).encode()
+    with pytest.raises(ManifestError, match="lists about 4 images, over the 3 limit; it was not read"):
+        parse_manifest(four)
+    three = json.dumps({"images": [{"filename": f"{n}.png"} for n in range(3)]}).encode()
+    assert len(parse_manifest(three).images) == 3
+
+
+def test_the_image_limit_is_also_part_of_the_model() -> None:
+    from sessions.manifest import MAX_MANIFEST_IMAGES, Manifest
+
+    entries = [{"filename": "a.png"}] * (MAX_MANIFEST_IMAGES + 1)
+    with pytest.raises(Exception, match="at most 100000 items"):
+        Manifest.model_validate({"images": entries})

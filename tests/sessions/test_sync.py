@@ -521,3 +521,107 @@ class TestValuesThatDoNotFitTheDatabase:
         assert collided and report.created == 4 and not report.errors
         assert Session.objects.count() == 4
         assert Event.objects.filter(kind="discovered").count() == 4
+
+
+class TestOddManifests:
+    def test_text_with_nul_characters_is_stored_without_them(self, empty_results_dir: Path,
+                                                             write_session: SessionWriter) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        manifest["images"][0]["prompt"] = "smiling\x00 face"
+        manifest["snapshot"]["resolved_template"]["prompt"] = "\x00template"
+        write_session(empty_results_dir, "20251107_120000-nul", manifest)
+        report = sync_sessions(results_dir=empty_results_dir)
+        assert not report.errors
+        session = Session.objects.get(name="20251107_120000-nul")
+        assert session.sync_error is None and session.stats.resolved_prompt == "template"
+        assert SessionImage.objects.get(session=session, index=0).prompt == "smiling face"
+
+    def test_infinite_numbers_are_stored_as_unknown(self, empty_results_dir: Path,
+                                                    write_session: SessionWriter) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        folder = write_session(empty_results_dir, "20251107_120000-inf", manifest)
+        text = (folder / "manifest.json").read_text()
+        text = text.replace('"cfg_scale": 7', '"cfg_scale": 1e400', 1)
+        text = text.replace('"used": [', '"used": [1e400, ', 1)
+        (folder / "manifest.json").write_text(text)
+        sync_sessions(results_dir=empty_results_dir)
+        stats = Session.objects.get(name="20251107_120000-inf").stats
+        assert stats.cfg_scale is None
+        assert None in stats.variations_summary["FacialExpression"]
+
+    def test_recorded_images_that_are_not_on_disk_need_a_plausible_name(
+        self, empty_results_dir: Path, write_session: SessionWriter
+    ) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        kept = manifest["images"][0]["filename"]
+        manifest["images"] += [{"filename": "../../etc/passwd"}, {"filename": "notes.txt"}, {"filename": "x.webp"}]
+        write_session(empty_results_dir, "20251107_120000-odd", manifest, images=[kept])
+        sync_sessions(results_dir=empty_results_dir)
+        rows = dict(SessionImage.objects.filter(session__name="20251107_120000-odd")
+                    .values_list("filename", "file_size"))
+        assert "passwd" not in rows and "notes.txt" not in rows
+        assert rows["x.webp"] is None and rows[kept] is not None  # a recorded image, deleted since
+
+    def test_a_manifest_of_too_many_images_is_an_error_not_millions_of_rows(
+        self, empty_results_dir: Path, write_session: SessionWriter, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import sessions.manifest as manifest_module
+
+        monkeypatch.setattr(manifest_module, "MAX_MANIFEST_IMAGES", 50)
+        manifest = {"status": "completed", "images": [{"filename": f"r_{n:04d}.png", "seed": n} for n in range(51)]}
+        write_session(empty_results_dir, "20251107_120000-huge", manifest, images=["r_0000.png"])
+        sync_sessions(results_dir=empty_results_dir)
+        session = Session.objects.get(name="20251107_120000-huge")
+        assert "lists about 51 images, over the 50 limit" in session.sync_error
+        assert SessionImage.objects.filter(session=session).count() == 0
+
+
+class TestWrongResultsFolder:
+    """SPEC section 11: a sync that would mark most of the library missing marks none."""
+
+    @pytest.fixture
+    def library(self, tmp_path: Path, write_session: SessionWriter) -> Path:
+        results = tmp_path / "sd" / "results"
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        for n in range(22):
+            write_session(results, f"202511{n + 1:02d}_120000-run", manifest)
+        sync_sessions(results_dir=results)
+        return results
+
+    def test_pointing_at_the_parent_folder_changes_nothing(self, library: Path, write_session: SessionWriter,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+        from sessions.models import ResultsFolderAlarm
+
+        parent = library.parent
+        write_session(parent, "screenshots", None, images=["shot.png"])
+        report = sync_sessions(results_dir=parent)
+        assert report.held_missing == 22 and report.missing == 0 and report.created == 0
+        assert not Session.objects.filter(is_missing=True).exists()
+        assert not Session.objects.filter(name__in=["screenshots", "results"]).exists()
+        alarm = ResultsFolderAlarm.objects.get()
+        assert str(parent) in alarm.message() and "22 of the 22 sessions" in alarm.message()
+        assert f"the results folder {parent} looks wrong" in caplog.text
+        # The right folder again: the alarm goes away by itself.
+        sync_sessions(results_dir=library)
+        assert not ResultsFolderAlarm.objects.exists()
+
+    def test_accept_missing_applies_it(self, library: Path) -> None:
+        for folder in list(library.iterdir())[:12]:
+            shutil.rmtree(folder)
+        assert sync_sessions(results_dir=library).held_missing == 12
+        report = sync_sessions(results_dir=library, accept_missing=True)
+        assert report.missing == 12 and Session.objects.filter(is_missing=True).count() == 12
+
+    def test_up_to_half_the_library_may_go(self, library: Path) -> None:
+        for folder in list(library.iterdir())[:11]:
+            shutil.rmtree(folder)
+        assert sync_sessions(results_dir=library).missing == 11
+
+    def test_a_small_library_may_go_entirely(self, empty_results_dir: Path, write_session: SessionWriter) -> None:
+        manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
+        for n in range(9):
+            write_session(empty_results_dir, f"202511{n + 1:02d}_120000-run", manifest)
+        sync_sessions(results_dir=empty_results_dir)
+        for folder in list(empty_results_dir.iterdir()):
+            shutil.rmtree(folder)
+        assert sync_sessions(results_dir=empty_results_dir).missing == 9

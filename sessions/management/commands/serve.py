@@ -1,15 +1,20 @@
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.management import BaseCommand, CommandError, CommandParser
 
-from sessions.management.options import RUNTIME_FAILURE, positive_int
+from accounts.services import CREDENTIALS_FILE
+from sessions.management.options import BAD_ARGUMENTS, RUNTIME_FAILURE, positive_int
+from sessions.scanning import ResultsDirError, check_results_dir
 
 MANAGE = str(Path(__file__).resolve().parents[3] / "manage.py")
 
@@ -26,6 +31,16 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
 
     def handle(self, *args: Any, **options: Any) -> None:
+        # Say what is wrong in the words of the settings a user changes, before starting anything.
+        try:
+            check_results_dir(settings.SDGEN_RESULTS_DIR)
+        except ResultsDirError as exc:
+            raise CommandError(f"{exc}. Point SDGEN_RESULTS_DIR at your generator's results folder, e.g. "
+                               "SDGEN_RESULTS_DIR=~/sd/results make run", returncode=BAD_ARGUMENTS) from None
+        if not port_is_free(options["host"], options["port"]):
+            raise CommandError(f"port {options['port']} on {options['host']} is already in use (another sdgen site, or "
+                               f"another program): choose another one, e.g. PORT={options['port'] + 1} make run "
+                               "(or serve --port)", returncode=BAD_ARGUMENTS)
         stop_requested = False
 
         def request_stop(*_: object) -> None:
@@ -41,7 +56,10 @@ class Command(BaseCommand):
                                             "--workers", str(options["workers"]), "--threads", "4",
                                             "--access-logfile", "-"]),
         }
-        self.stdout.write(f"Serving http://{bind}/ and watching for changes. Ctrl+C stops both.")
+        credentials = settings.SDGEN_DATA_DIR / CREDENTIALS_FILE
+        self.stdout.write(f"Serving http://{bind}/ and watching {settings.SDGEN_RESULTS_DIR}. Ctrl+C stops both.\n"
+                          f"  admin: http://{bind}/admin/"
+                          + (f" (user and password in {credentials})" if credentials.exists() else ""))
         ended = None
         while not stop_requested and ended is None:
             ended = next((name for name, child in children.items() if child.poll() is not None), None)
@@ -60,3 +78,15 @@ class Command(BaseCommand):
             code = children[ended].returncode
             raise CommandError(f"the {ended} stopped (exit code {code}); stopped the rest too",
                                returncode=code or RUNTIME_FAILURE)
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True

@@ -26,6 +26,9 @@ class Command(BaseCommand):
             action="store_true",
             help="drop and recompute every cached stat and image row (user metadata and events are kept)",
         )
+        parser.add_argument("--accept-missing", action="store_true",
+                            help="mark vanished sessions missing even when more than half of the library vanished "
+                                 "(otherwise the results folder is taken to be wrong and nothing is marked)")
         parser.add_argument("names", nargs="*", metavar="NAME", help="sync only these session folders")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -42,7 +45,7 @@ class Command(BaseCommand):
         try:
             report = sync_sessions(
                 results_dir=results_dir, names=names, full=options["full"], rebuild=options["rebuild"],
-                progress=progress,
+                accept_missing=options["accept_missing"], progress=progress,
             )
             stale = mark_stale_sessions()
         except ResultsDirError as exc:
@@ -58,3 +61,9 @@ class Command(BaseCommand):
             self.stdout.write(self.style.WARNING(f"  {name}: {error}"))
         if len(report.errors) > 20:
             self.stdout.write(self.style.WARNING(f"  … and {len(report.errors) - 20} more (see sync_error)"))
+        if report.held_missing:
+            raise CommandError(
+                f"{report.held_missing} sessions are not in {results_dir}: more than half of the library. Nothing was "
+                "marked missing and no new folder was added, in case this is the wrong folder (check "
+                "SDGEN_RESULTS_DIR or --results). If they really are gone, run again with --accept-missing.",
+                returncode=RUNTIME_FAILURE)
