@@ -22,13 +22,13 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from sessions import selectors
-from sessions.lifecycle import TransitionRefused, is_move_needed, transition_status
+from sessions.lifecycle import TransitionRefused, forget_sessions, is_move_needed, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import Event, EventSource, Session, SessionMetadata, SessionStatus, UserRating
 from sessions.permissions import SessionAction, may
 from sessions.scanning import resolve_inside
 from sessions.serializers import image_url
-from sessions.services import forget_sessions, update_metadata
+from sessions.services import update_metadata
 from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
 from thumbnails.services import is_thumbnail_source
 

@@ -1,21 +1,29 @@
-"""The session status state machine (SPEC section 4) and the event log (SPEC section 5).
+"""Who may change a session's status, and what gets recorded (SPEC sections 4, 5 and 11).
 
-``transition_status`` is the only code that changes a session's status after discovery;
-``record_events`` is the only code that writes events.
+- ``status_at_discovery``: the status a session is first seen with (event ``discovered``).
+- ``transition_status``: the only code that changes a status after discovery, through the
+  state machine, under a row lock.
+- ``mark_missing``, ``restored_events``: a folder that disappears and comes back.
+- ``mark_stale_sessions``: the stale rule (``system`` aborts runs that stopped moving).
+- ``forget_sessions``: a person removes missing sessions from the library.
+- ``record_events``: the only code that writes events.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
 from sessions.models import SYSTEM_PERFORMER, Event, EventKind, EventSource, Session, SessionStatus
+from sessions.scanning import stamp_session_folder
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,25 @@ class EventSpec:
     to_status: str | None = None
     performer_id: str = SYSTEM_PERFORMER
     reason: str = ""
+
+
+def status_at_discovery(*, manifest_status: str | None, has_manifest: bool) -> str:
+    """What the manifest says; a manifest unreadable on first sight is most likely a run
+    rewriting it right now (ongoing); a folder without one is a finished set of images."""
+    if manifest_status is not None:
+        return manifest_status
+    return ONGOING if has_manifest else COMPLETED
+
+
+def discovered_events(sessions: Iterable[Session]) -> list[EventSpec]:
+    return [EventSpec(session_id=s.pk, kind=EventKind.DISCOVERED, source=EventSource.WATCHDOG, to_status=s.status)
+            for s in sessions]
+
+
+def restored_events(sessions: Iterable[Session]) -> list[EventSpec]:
+    """For sessions whose folder is back (forgotten ones included: they return)."""
+    return [EventSpec(session_id=s.pk, kind=EventKind.RESTORED, source=EventSource.WATCHDOG, from_status=s.status,
+                      to_status=s.status) for s in sessions]
 
 
 def is_move_needed(*, from_status: str, to_status: str, source: str) -> bool:
@@ -129,8 +156,8 @@ def transition_status(
             ],
             now=now,
         )
-    for field, value in changes.items():
-        setattr(session, field, value)
+    for name, value in changes.items():
+        setattr(session, name, value)
     logger.info("%s: %s → %s by %s (%s)%s", session.name, current.status, to_status, source, performer,
                 f": {reason}" if reason else "")
     return event
@@ -168,3 +195,76 @@ def record_events(specs: Sequence[EventSpec], *, now: datetime | None = None) ->
 
 def _milliseconds(moment: datetime) -> datetime:
     return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def mark_missing(*, session_ids: Sequence[int], now: datetime) -> int:
+    """Flag sessions whose folder is gone; their stats, images and metadata are kept."""
+    if not session_ids:
+        return 0
+    with transaction.atomic():
+        sessions = list(Session.objects.filter(pk__in=session_ids, is_missing=False).only("pk", "name", "status"))
+        Session.objects.filter(pk__in=[s.pk for s in sessions]).update(
+            is_missing=True, folder_mtime_ns=None, updated_at=now
+        )
+        record_events(
+            [
+                EventSpec(session_id=s.pk, kind=EventKind.MISSING, source=EventSource.WATCHDOG,
+                          from_status=s.status, to_status=s.status)
+                for s in sessions
+            ],
+            now=now,
+        )
+    for session in sessions:
+        logger.info("%s: folder is gone, marked missing", session.name)
+    return len(sessions)
+
+
+def mark_stale_sessions(*, now: datetime | None = None, stale_after: timedelta | None = None) -> int:
+    """Abort ongoing sessions that showed no change for ``SDGEN_STALE_AFTER`` minutes."""
+    now = now or timezone.now()
+    stale_after = stale_after if stale_after is not None else timedelta(minutes=settings.SDGEN_STALE_AFTER)
+    count = 0
+    for session in Session.objects.stale(inactive_since=now - stale_after):
+        try:
+            if transition_status(session=session, to_status=ABORTED, source=EventSource.SYSTEM,
+                                 reason=STALE_REASON, now=now):
+                count += 1
+        except TransitionRefused as exc:
+            logger.info("%s: not marked stale: %s", session.name, exc)
+    return count
+
+
+@dataclass
+class ForgetReport:
+    forgotten: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # name → why not
+
+
+def forget_sessions(*, names: Sequence[str], results_dir: Path, source: str, performer: str,
+                    now: datetime) -> ForgetReport:
+    """Forget the named sessions that are missing (SPEC section 11): out of every list, count
+    and search, their event log kept; a forgotten session whose folder comes back returns
+    with its metadata (the sync restores it). The others are refused, with the reason.
+
+    A session's folder is looked for on disk as well: one that came back since the last sync
+    is present, whatever the database last recorded.
+    """
+    report = ForgetReport()
+    with transaction.atomic():
+        sessions = {s.name: s for s in Session.objects.select_for_update().filter(name__in=list(names))}
+        to_forget = []
+        for name in dict.fromkeys(names):
+            session = sessions.get(name)
+            if session is None or session.forgotten_at is not None:
+                report.refused[name] = "no such session in the library"
+            elif not session.is_missing or stamp_session_folder(results_dir, name) is not None:
+                report.refused[name] = "its folder is in the results folder: only missing sessions can be forgotten"
+            else:
+                to_forget.append(session)
+        Session.objects.filter(pk__in=[s.pk for s in to_forget]).update(forgotten_at=now, updated_at=now)
+        record_events([EventSpec(session_id=s.pk, kind=EventKind.FORGOTTEN, source=source, from_status=s.status,
+                                 to_status=s.status, performer_id=performer) for s in to_forget], now=now)
+    for session in to_forget:
+        report.forgotten.append(session.name)
+        logger.info("%s: forgotten by %s (%s)", session.name, performer, source)
+    return report

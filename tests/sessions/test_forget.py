@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
+from sessions.lifecycle import forget_sessions
 from sessions.models import Event, Session
-from sessions.services import forget_sessions, sync_sessions, update_metadata
+from sessions.services import sync_sessions, update_metadata
 
 pytestmark = pytest.mark.django_db
 

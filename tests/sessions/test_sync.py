@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 from django.utils import timezone as dj_timezone
 
-import sessions.services.sync as services
+import sessions.reading as reading
+import sessions.services.sync as sync_module
+from sessions.lifecycle import mark_stale_sessions
 from sessions.models import Event, Session, SessionImage, SessionMetadata, SessionStats, SessionTag
 from sessions.scanning import ResultsDirError
-from sessions.services import mark_stale_sessions, sync_sessions
+from sessions.services import sync_sessions
+from sessions.stats import STATS_VERSION
 from tests.conftest import REAL_SESSION_NAMES, SessionWriter, load_manifest, set_mtime
 
 pytestmark = pytest.mark.django_db
@@ -27,13 +30,13 @@ LONG_AGO = datetime(2025, 1, 1, tzinfo=timezone.utc)
 def manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every manifest the sync reads."""
     reads: list[Path] = []
-    original = services.read_manifest
+    original = reading.read_manifest
 
     def counting(path: Path):
         reads.append(path)
         return original(path)
 
-    monkeypatch.setattr(services, "read_manifest", counting)
+    monkeypatch.setattr(reading, "read_manifest", counting)
     return reads
 
 
@@ -67,7 +70,7 @@ class TestFirstSync:
         assert stats.is_seed_sweep and stats.seed_mode == "progressive"
         assert stats.sd_model == "v1-5-pruned-emaonly.safetensors [6ce0161689]"
         assert stats.placeholders == {"FacialExpression": 1, "Angle": 2}
-        assert stats.stats_version == services.STATS_VERSION
+        assert stats.stats_version == STATS_VERSION
         images = list(SessionImage.objects.filter(session__name=FACIAL).order_by("index"))
         assert [(i.filename, i.index, i.seed, i.width, i.height) for i in images] == [
             (f"facial_expressions_000{n}_seed-{42 + n}.png", n, 42 + n, 64, 96) for n in range(4)
@@ -208,7 +211,7 @@ class TestChangeDetection:
         manifest_reads.clear()
         sync_sessions(results_dir=results_dir)
         assert [p.parent.name for p in manifest_reads] == [SWEEP]
-        assert SessionStats.objects.get(session__name=SWEEP).stats_version == services.STATS_VERSION
+        assert SessionStats.objects.get(session__name=SWEEP).stats_version == STATS_VERSION
 
 
 class TestRebuild:
@@ -296,7 +299,7 @@ class TestStatusFromTheManifest:
         rewrite_manifest(folder, lambda data: data.update(status="completed"))
         sync_sessions(results_dir=empty_results_dir)
         rewrite_manifest(folder, lambda data: data.update(status="ongoing"))
-        with caplog.at_level("INFO", logger="sessions.services.sync"):
+        with caplog.at_level("INFO", logger="sessions.services.writing"):
             sync_sessions(results_dir=empty_results_dir)
         assert Session.objects.get().status == "completed"
         assert "manifest says ongoing, status stays completed" in caplog.text
@@ -448,7 +451,7 @@ class TestBatching:
     def test_many_sessions_are_written_in_several_batches(
         self, empty_results_dir: Path, write_session: SessionWriter, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(services, "BATCH_MAX_SESSIONS", 3)
+        monkeypatch.setattr(sync_module, "BATCH_MAX_SESSIONS", 3)
         manifest = load_manifest("manifest_legacy_cli_combinatorial.json")
         for n in range(10):
             write_session(empty_results_dir, f"20250101_0000{n:02d}-run", manifest)
@@ -488,15 +491,20 @@ class TestValuesThatDoNotFitTheDatabase:
         self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from django.db import DataError
+        from django.db.models import QuerySet
 
-        real = services.SessionSynchronizer._write_stats
+        real = QuerySet.bulk_create
 
-        def refuse_one(self, reads, sessions, now):
-            if any(read.name == SWEEP for read in reads):
+        def refuse_one(self, objs, *args, **kwargs):
+            objs = list(objs)
+            if self.model is SessionStats and any(stats.session_id == sweep_id() for stats in objs):
                 raise DataError("value too long for type character varying(100)")
-            return real(self, reads, sessions, now)
+            return real(self, objs, *args, **kwargs)
 
-        monkeypatch.setattr(services.SessionSynchronizer, "_write_stats", refuse_one)
+        def sweep_id() -> int | None:
+            return Session.objects.filter(name=SWEEP).values_list("pk", flat=True).first()
+
+        monkeypatch.setattr(QuerySet, "bulk_create", refuse_one)
         report = sync_sessions(results_dir=results_dir)
         assert report.created == 4
         assert "cannot store what was read: value too long" in report.errors[SWEEP]
@@ -507,16 +515,20 @@ class TestValuesThatDoNotFitTheDatabase:
     def test_a_batch_that_collides_with_another_writer_is_written_again(
         self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        real = services.SessionSynchronizer._create_sessions
+        from django.db.models import QuerySet
+
+        real = QuerySet.bulk_create
         collided: list[str] = []
 
-        def another_writer_first(self, reads, now):
-            if not collided and reads:
-                collided.append(reads[0].name)
-                real(self, reads[:1], now)  # the watcher created this one a moment ago
-            return real(self, reads, now)
+        def another_writer_first(self, objs, *args, **kwargs):
+            objs = list(objs)
+            if self.model is Session and not collided and objs:
+                collided.append(objs[0].name)
+                real(self, [Session(**{f.attname: getattr(objs[0], f.attname) for f in Session._meta.concrete_fields
+                                       if f.attname not in ("id", "uuid")})])  # the watcher, a moment ago
+            return real(self, objs, *args, **kwargs)
 
-        monkeypatch.setattr(services.SessionSynchronizer, "_create_sessions", another_writer_first)
+        monkeypatch.setattr(QuerySet, "bulk_create", another_writer_first)
         report = sync_sessions(results_dir=results_dir)
         assert collided and report.created == 4 and not report.errors
         assert Session.objects.count() == 4

@@ -6,9 +6,9 @@ from django.core.management import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from sessions import selectors
+from sessions.lifecycle import forget_sessions
 from sessions.management.options import BAD_ARGUMENTS, add_results_argument, results_dir_from
 from sessions.models import SYSTEM_PERFORMER, EventSource
-from sessions.services import forget_sessions
 
 
 class Command(BaseCommand):

@@ -6,10 +6,11 @@ from django.core.management import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError
 
 from sdgen_site.progress import ProgressReporter
+from sessions.lifecycle import mark_stale_sessions
 from sessions.management.options import BAD_ARGUMENTS, RUNTIME_FAILURE, add_results_argument, results_dir_from
 from sessions.models import Session
 from sessions.scanning import ResultsDirError, stamp_session_folder
-from sessions.services import mark_stale_sessions, sync_sessions
+from sessions.services import sync_sessions
 
 
 class Command(BaseCommand):

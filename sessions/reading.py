@@ -1,0 +1,69 @@
+"""Reading one session folder: its listing, manifest, stats, counts and image records.
+
+Pure with respect to the database: only the disk is read here. ``sessions.services.sync``
+compares what is read with the database and writes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from pathlib import Path
+
+from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
+from sessions.scanning import FolderUnreadable, list_folder
+from sessions.stats import (
+    Counts,
+    FolderListing,
+    ImageRecord,
+    StatsData,
+    compute_counts,
+    compute_stats,
+    image_records,
+    session_created_at,
+)
+
+
+@dataclass
+class FolderRead:
+    """One session folder as read from disk, before it is compared with the database."""
+
+    name: str
+    listing: FolderListing | None = None
+    manifest: Manifest | None = None
+    error: str | None = None
+    manifest_unreadable: bool = False
+    counts: Counts | None = None
+    stats: StatsData | None = None
+    records: list[ImageRecord] = field(default_factory=list)
+    created_at: datetime | None = None
+
+    @property
+    def is_session(self) -> bool:
+        """A folder with neither a manifest nor an image is not (or no longer) a session."""
+        return self.listing is None or self.listing.has_manifest or bool(self.listing.images)
+
+
+def read_session_folder(*, results_dir: Path, name: str, tz: tzinfo) -> FolderRead:
+    """Everything the database keeps about the folder ``name``; never raises for bad input:
+    an unreadable folder or manifest is ``error`` (and ``manifest_unreadable``)."""
+    read = FolderRead(name)
+    try:
+        read.listing = listing = list_folder(results_dir, name)
+    except FolderUnreadable as exc:
+        read.error = str(exc)
+        return read
+    if listing.has_manifest:
+        try:
+            read.manifest = read_manifest(results_dir / name / MANIFEST_NAME)
+        except ManifestError as exc:
+            read.error = str(exc)
+            read.manifest_unreadable = True
+        else:
+            read.stats = compute_stats(manifest=read.manifest, listing=listing, tz=tz)
+    read.counts = compute_counts(manifest=read.manifest, listing=listing)
+    read.created_at = session_created_at(folder_name=name, manifest=read.manifest, folder_mtime_ns=listing.mtime_ns,
+                                         tz=tz)
+    if not read.error:
+        read.records = image_records(manifest=read.manifest, listing=listing)
+    return read
