@@ -28,7 +28,24 @@ from typing import Any
 
 from .result import ImageParameters, build
 
-Graph = dict[str, dict[str, Any]]
+
+class _Node:
+    __slots__ = ("class_type", "inputs", "links")
+
+    def __init__(self, class_type: str, inputs: dict[str, Any]) -> None:
+        self.class_type = class_type
+        self.inputs = inputs
+        # (input name, source node id, output slot) of every linked input, worked out once
+        # (inline rather than through _link: this runs for every input of every node).
+        self.links = links = []
+        for name, value in inputs.items():
+            if type(value) is list and len(value) == 2:
+                source, slot = value
+                if type(slot) is int and (type(source) is str or type(source) is int):
+                    links.append((name, str(source), slot))
+
+
+Graph = dict[str, _Node]
 
 _MAX_STEPS = 2000
 _MAX_VALUE_HOPS = 4
@@ -53,24 +70,28 @@ def parse_graph(document: Any) -> ImageParameters | None:
     graph = _nodes(document)
     if not graph:
         return None
-    sampler = _first_pass(graph, _final_sampler(graph))
+    samplers = [node_id for node_id, node in graph.items() if _is_sampler(node)]
+    # One sampler, the usual graph, needs no search for the final one or the first pass.
+    sampler = samplers[0] if len(samplers) == 1 else _first_pass(graph, _final_sampler(graph))
     if sampler is None:
         return build("ComfyUI")
     node = graph[sampler]
     guider = _linked_node(graph, node, "guider")
-    conditioning = guider if guider is not None and "positive" not in node["inputs"] else node
-    positive_input = "positive" if "positive" in conditioning["inputs"] else "conditioning"
+    conditioning = guider if guider is not None and "positive" not in node.inputs else node
+    positive_input = "positive" if "positive" in conditioning.inputs else "conditioning"
     width, height = _latent_size(graph, sampler)
+    # The custom samplers keep their settings on the nodes feeding these inputs.
+    carriers = [node, *filter(None, (_linked_node(graph, node, name) for name in ("sampler", "sigmas", "noise", "guider")))]
     return build(
         "ComfyUI",
-        prompt=_prompt_text(graph, conditioning["inputs"].get(positive_input)),
-        negative_prompt=_prompt_text(graph, conditioning["inputs"].get("negative")),
-        seed=_parameter(graph, node, ("seed", "noise_seed")),
-        sd_model=_model_name(graph, (guider or node)["inputs"].get("model") or node["inputs"].get("model")),
-        sampler_name=_parameter(graph, node, ("sampler_name",)),
-        scheduler=_parameter(graph, node, ("scheduler",)),
-        steps=_parameter(graph, node, ("steps",)),
-        cfg_scale=_parameter(graph, node, ("cfg",)),
+        prompt=_prompt_text(graph, conditioning.inputs.get(positive_input)),
+        negative_prompt=_prompt_text(graph, conditioning.inputs.get("negative")),
+        seed=_parameter(graph, carriers, ("seed", "noise_seed")),
+        sd_model=_model_name(graph, (guider or node).inputs.get("model") or node.inputs.get("model")),
+        sampler_name=_parameter(graph, carriers, ("sampler_name",)),
+        scheduler=_parameter(graph, carriers, ("scheduler",)),
+        steps=_parameter(graph, carriers, ("steps",)),
+        cfg_scale=_parameter(graph, carriers, ("cfg",)),
         width=width,
         height=height,
     )
@@ -80,35 +101,29 @@ def _nodes(document: Any) -> Graph:
     if not isinstance(document, dict):
         return {}
     return {
-        str(node_id): node for node_id, node in document.items()
+        str(node_id): _Node(node["class_type"], node["inputs"]) for node_id, node in document.items()
         if isinstance(node, dict) and isinstance(node.get("class_type"), str) and isinstance(node.get("inputs"), dict)
     }
 
 
 def _link(value: Any) -> tuple[str, int] | None:
     """``(node id, output slot)`` when an input value is a link."""
-    if (isinstance(value, list) and len(value) == 2 and isinstance(value[0], (str, int))
-            and not isinstance(value[0], bool) and isinstance(value[1], int)):
-        return str(value[0]), value[1]
+    if type(value) is list and len(value) == 2:
+        source, slot = value
+        if type(slot) is int and (type(source) is str or type(source) is int):
+            return str(source), slot
     return None
 
 
-def _links(node: dict[str, Any]) -> Iterator[tuple[str, str, int]]:
-    for name, value in node["inputs"].items():
-        link = _link(value)
-        if link is not None:
-            yield name, link[0], link[1]
-
-
-def _linked_node(graph: Graph, node: dict[str, Any], name: str) -> dict[str, Any] | None:
-    link = _link(node["inputs"].get(name))
+def _linked_node(graph: Graph, node: _Node, name: str) -> _Node | None:
+    link = _link(node.inputs.get(name))
     return graph.get(link[0]) if link else None
 
 
-def _is_sampler(node: dict[str, Any]) -> bool:
-    if node["class_type"] in _SAMPLER_CLASSES:
+def _is_sampler(node: _Node) -> bool:
+    if node.class_type in _SAMPLER_CLASSES:
         return True
-    inputs = node["inputs"]
+    inputs = node.inputs
     return ("positive" in inputs or "guider" in inputs) and any(name in inputs for name in _LATENT_INPUTS)
 
 
@@ -127,17 +142,17 @@ def _upstream(graph: Graph, starts: list[str], follow=None) -> Iterator[str]:
         if node is None:
             continue
         yield node_id
-        for name, source, _slot in _links(node):
+        for name, source, _slot in node.links:
             if source not in seen and source in graph and (follow is None or follow(node, name)):
                 seen.add(source)
                 queue.append(source)
 
 
 def _final_sampler(graph: Graph) -> str | None:
-    used = {source for node in graph.values() for _name, source, _slot in _links(node)}
+    used = {source for node in graph.values() for _name, source, _slot in node.links}
     sinks = [node_id for node_id in graph if node_id not in used]
     # Save nodes first: a graph can end in previews and other side branches as well.
-    sinks.sort(key=lambda node_id: "Save" not in graph[node_id]["class_type"])
+    sinks.sort(key=lambda node_id: "Save" not in graph[node_id].class_type)
     for node_id in _upstream(graph, sinks):
         if _is_sampler(graph[node_id]):
             return node_id
@@ -155,7 +170,7 @@ def _first_pass(graph: Graph, sampler: str | None) -> str | None:
         return None
     visited = {sampler}
     while True:
-        stack = [source for name, source, _slot in reversed(list(_links(graph[sampler])))
+        stack = [source for name, source, _slot in reversed(list(graph[sampler].links))
                  if name in _LATENT_INPUTS]
         earlier = None
         while stack and earlier is None and len(visited) < _MAX_STEPS:
@@ -167,14 +182,14 @@ def _first_pass(graph: Graph, sampler: str | None) -> str | None:
             if _is_sampler(node):
                 earlier = node_id
             else:
-                stack.extend(source for name, source, _slot in reversed(list(_links(node)))
+                stack.extend(source for name, source, _slot in reversed(list(node.links))
                              if _follows_latent(node, name))
         if earlier is None:
             return sampler
         sampler = earlier
 
 
-def _follows_latent(node: dict[str, Any], name: str) -> bool:
+def _follows_latent(node: _Node, name: str) -> bool:
     if _is_sampler(node):
         return name in _LATENT_INPUTS
     return name.startswith(("samples", "latent")) or name in ("pixels", "image", "images")
@@ -187,22 +202,20 @@ def _latent_size(graph: Graph, sampler: str) -> tuple[Any, Any]:
             continue
         if _is_sampler(node):
             break
-        width = _value(graph, node["inputs"].get("width"), ("width",))
-        height = _value(graph, node["inputs"].get("height"), ("height",))
+        width = _value(graph, node.inputs.get("width"), ("width",))
+        height = _value(graph, node.inputs.get("height"), ("height",))
         if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
             return width, height
     return None, None
 
 
-def _parameter(graph: Graph, node: dict[str, Any], names: tuple[str, ...]) -> Any:
+def _parameter(graph: Graph, carriers: list[_Node], names: tuple[str, ...]) -> Any:
     """A sampler setting: on the sampler itself, or on the node feeding its sampler, sigmas,
     noise or guider input (``SamplerCustom``, ``SamplerCustomAdvanced``)."""
-    for carrier in (node, *(_linked_node(graph, node, name) for name in ("sampler", "sigmas", "noise", "guider"))):
-        if carrier is None:
-            continue
+    for carrier in carriers:
         for name in names:
-            if name in carrier["inputs"]:
-                value = _value(graph, carrier["inputs"][name], names)
+            if name in carrier.inputs:
+                value = _value(graph, carrier.inputs[name], names)
                 if value is not None:
                     return value
     return None
@@ -217,7 +230,7 @@ def _value(graph: Graph, value: Any, names: tuple[str, ...]) -> Any:
         node = graph.get(link[0])
         if node is None:
             return None
-        inputs = node["inputs"]
+        inputs = node.inputs
         name = next((name for name in (*names, *_VALUE_NAMES) if name in inputs), None)
         if name is None:
             return None
@@ -234,13 +247,14 @@ def _model_name(graph: Graph, value: Any) -> str | None:
         if node is None:
             return None
         for name in _MODEL_NAMES:
-            found = _value(graph, node["inputs"].get(name), (name,))
-            if isinstance(found, str) and found:
-                return found
+            if name in node.inputs:
+                found = _value(graph, node.inputs[name], (name,))
+                if isinstance(found, str) and found:
+                    return found
         # LoRA loaders, sampling patches, FreeU...: the model they change comes in as "model"
         # (merges: "model1", "model2", the first of which is followed).
-        link = _link(node["inputs"].get("model")) or next(
-            ((source, slot) for name, source, slot in _links(node) if name.startswith("model")), None)
+        link = _link(node.inputs.get("model")) or next(
+            ((source, slot) for name, source, slot in node.links if name.startswith("model")), None)
     return None
 
 
@@ -258,27 +272,27 @@ def _prompt_text(graph: Graph, value: Any) -> str | None:
             continue
         seen.add((node_id, slot))
         node = graph.get(node_id)
-        if node is None or node["class_type"] in _EMPTY_CONDITIONING:
+        if node is None or node.class_type in _EMPTY_CONDITIONING:
             continue
         found = _encoder_texts(graph, node)
         if found:
             texts.extend(text for text in found if text not in texts)
             continue
-        inputs = node["inputs"]
+        inputs = node.inputs
         # Nodes with a positive and a negative output (ControlNet apply, InstructPix2Pix...).
         if _link(inputs.get("positive")) and _link(inputs.get("negative")):
             followed = [("positive" if slot == 0 else "negative", _link(inputs["positive" if slot == 0 else "negative"]))]
         else:
-            followed = [(name, (source, source_slot)) for name, source, source_slot in _links(node)
+            followed = [(name, (source, source_slot)) for name, source, source_slot in node.links
                         if name not in _NOT_CONDITIONING]
         # Reversed onto the stack so that the first input is read first.
         stack.extend(link for _name, link in reversed(followed) if link is not None)
     return "\n".join(texts) if texts else None
 
 
-def _encoder_texts(graph: Graph, node: dict[str, Any]) -> list[str]:
-    inputs = node["inputs"]
-    if "clip" not in inputs and "TextEncode" not in node["class_type"]:
+def _encoder_texts(graph: Graph, node: _Node) -> list[str]:
+    inputs = node.inputs
+    if "clip" not in inputs and "TextEncode" not in node.class_type:
         return []
     texts = []
     for name in _TEXT_INPUTS:
