@@ -13,15 +13,17 @@ Formats: AUTOMATIC1111/Forge (PNG ``parameters``; JPEG/WebP EXIF UserComment), C
 ``prompt`` graph; WebP EXIF ``Model``), InvokeAI (``invokeai_metadata``, ``sd-metadata``,
 ``Dream``), NovelAI (``Comment``/``Description``/``Software``), Fooocus (``parameters`` JSON or
 infotext, ``fooocus_scheme``). Only metadata is read, never pixels: see ``containers`` for the
-limits (``MAX_TEXT_CHUNK``). AUTOMATIC1111's "stealth" parameters, hidden in the pixels'
-alpha bits, are not read: finding them means inflating the image data of every RGBA PNG that
-carries no text.
+limits (``MAX_TEXT_CHUNK``). AUTOMATIC1111's "stealth" parameters, hidden in the low bits of
+the alpha channel, are not read: even checking for their marker means inflating the first 152
+rows of every RGBA PNG without text (about 1.6 ms for a noisy 512x768 image, some 40 times the
+cost of reading a file's metadata).
 
-These readers are ours rather than the ``sd-parsers`` package's: on the inputs a library
-meets it decoded whole images when metadata was missing or after the image data (6 ms a file),
-read a 50 MB text chunk whole (19 s), raised on cut-short and empty files, blocked on a FIFO,
-needed ComfyUI's editor ``workflow`` to find anything (images saved through the API carry only
-``prompt``), missed SDXL text encoders, and read only big-endian UTF-16 UserComments.
+These readers are ours rather than the ``sd-parsers`` package's (0.6, March 2025): on the inputs
+a library meets, it decoded whole images when their metadata was missing or came after the
+image data (6 ms a file instead of a few tens of µs), read a 50 MB text chunk whole (3.6 s,
+160 MB of memory), raised on cut-short, empty and corrupt files, blocked on a FIFO, found
+nothing in ComfyUI images without the editor's ``workflow`` chunk (images saved through the
+API), missed the SDXL text encoders' prompts, and read UserComments only as big-endian UTF-16.
 """
 
 from __future__ import annotations
