@@ -18,6 +18,10 @@ MAX_TEXT_CHUNK = 1024 * 1024
 """Largest text chunk (PNG tEXt/zTXt/iTXt, after decompression) or EXIF block that is read."""
 
 _HEAD = 64 * 1024
+# Walks stop after this many chunks (PNG, WebP) or JPEG segments, so that a file made of tiny
+# ones cannot cost millions of reads; real files have a few thousand at most.
+_MAX_CHUNKS = 100_000
+_MAX_SEGMENTS = 1024
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 # Keywords of the text chunks a generator writes; every other text chunk is skipped unread.
@@ -38,16 +42,9 @@ class NotAnImage(Exception):
 
 @dataclass
 class PngImage:
-    width: int
-    height: int
-    bit_depth: int
-    color_type: int
-    interlaced: bool
     texts: dict[str, str] = field(default_factory=dict)
-    """Decoded text chunks by keyword (the first of a keyword wins)."""
+    """Decoded text chunks by keyword (the first of a keyword wins; ``workflow`` is only noted)."""
     exif: bytes | None = None
-    idat_offset: int | None = None
-    """File offset of the first IDAT chunk's header, when the walk got there."""
 
 
 @dataclass
@@ -112,11 +109,12 @@ def _read_png(source: _File) -> PngImage:
     ihdr = source.read(8, 25)
     if len(ihdr) < 25 or ihdr[4:8] != b"IHDR" or struct.unpack(">I", ihdr[:4])[0] != 13:
         raise NotAnImage("a PNG without its IHDR header")
-    width, height, bit_depth, color_type, _compression, _filter, interlace = struct.unpack(">IIBBBBB", ihdr[8:21])
-    image = PngImage(width, height, bit_depth, color_type, interlace == 1)
+    image = PngImage()
     position = 8 + 25
     # A file cut short keeps the complete chunks before the cut.
-    while position + 8 <= source.size:
+    for _chunk in range(_MAX_CHUNKS):
+        if position + 8 > source.size:
+            break
         header = source.read(position, 8)
         if len(header) < 8:
             break
@@ -126,8 +124,6 @@ def _read_png(source: _File) -> PngImage:
         if kind == b"IEND" or length > 0x7FFFFFFF:
             break
         if kind == b"IDAT":
-            if image.idat_offset is None:
-                image.idat_offset = position
             # Generators write their text before the image data; text after it (other tools
             # append some) is looked for only when none was found before.
             if not _PRIMARY_KEYWORDS.isdisjoint(image.texts):
@@ -162,10 +158,10 @@ def _read_text_chunk(source: _File, kind: bytes, data_at: int, length: int, text
 def _decode_text_chunk(kind: bytes, body: bytes) -> str | None:
     """The text of a chunk's body (after its keyword), or None when it cannot be decoded."""
     if kind == b"tEXt":
-        return _latin1_or_utf8(body)
+        return _utf8_or_latin1(body)
     if kind == b"zTXt":
         raw = _inflate(body[1:])
-        return None if raw is None else _latin1_or_utf8(raw)
+        return None if raw is None else _utf8_or_latin1(raw)
     # iTXt: compression flag, method, language tag, translated keyword, then UTF-8 text.
     if len(body) < 2:
         return None
@@ -183,7 +179,7 @@ def _decode_text_chunk(kind: bytes, body: bytes) -> str | None:
         return None
 
 
-def _latin1_or_utf8(raw: bytes) -> str:
+def _utf8_or_latin1(raw: bytes) -> str:
     # tEXt is Latin-1 by the PNG standard, yet several tools write UTF-8 there.
     try:
         return raw.decode("utf-8")
@@ -206,7 +202,9 @@ def _inflate(data: bytes) -> bytes | None:
 def _jpeg_exif(source: _File) -> bytes | None:
     position = 2
     # Segments up to the start of scan; metadata lives in the APPn segments before it.
-    while position + 4 <= source.size:
+    for _segment in range(_MAX_SEGMENTS):
+        if position + 4 > source.size:
+            return None
         marker = source.read(position, 4)
         if len(marker) < 4 or marker[0] != 0xFF:
             return None
@@ -232,7 +230,10 @@ def _jpeg_exif(source: _File) -> bytes | None:
 
 def _webp_exif(source: _File) -> bytes | None:
     position = 12
-    while position + 8 <= source.size:
+    # Animated WebP (ComfyUI's SaveAnimatedWEBP) puts EXIF after all its frames.
+    for _chunk in range(_MAX_CHUNKS):
+        if position + 8 > source.size:
+            return None
         header = source.read(position, 8)
         if len(header) < 8:
             return None

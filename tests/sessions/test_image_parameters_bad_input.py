@@ -169,6 +169,17 @@ def test_jpeg_and_webp_cut_short_read_as_none(tmp_path: Path, data: bytes) -> No
     assert read_image_parameters(write(tmp_path / "x.jpg", data)) is None
 
 
+def test_walks_over_a_file_of_tiny_segments_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # JPEG allows 0xFF fill bytes between segments: a megabyte of them must not mean a read each.
+    path = write(tmp_path / "fill.jpg", b"\xff\xd8" + b"\xff" * (1024 * 1024))
+    reads = []
+    real_pread = os.pread
+    monkeypatch.setattr(containers_module.os, "pread", lambda *args: reads.append(args) or real_pread(*args))
+
+    assert read_image_parameters(path) is None
+    assert len(reads) < 2000
+
+
 def test_fifo_is_reported_without_blocking(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe.png"
     os.mkfifo(fifo)
