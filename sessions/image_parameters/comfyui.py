@@ -77,15 +77,16 @@ def parse_graph(document: Any) -> ImageParameters | None:
         return build("ComfyUI")
     node = graph[sampler]
     guider = _linked_node(graph, node, "guider")
-    conditioning = guider if guider is not None and "positive" not in node.inputs else node
-    positive_input = "positive" if "positive" in conditioning.inputs else "conditioning"
+    conditioning = (guider if guider is not None and "positive" not in node.inputs else node).inputs
+    # BasicGuider has one "conditioning"; DualCFGGuider's first is "cond1".
+    positive = next((conditioning[name] for name in ("positive", "conditioning", "cond1") if name in conditioning), None)
     width, height = _latent_size(graph, sampler)
     # The custom samplers keep their settings on the nodes feeding these inputs.
     carriers = [node, *filter(None, (_linked_node(graph, node, name) for name in ("sampler", "sigmas", "noise", "guider")))]
     return build(
         "ComfyUI",
-        prompt=_prompt_text(graph, conditioning.inputs.get(positive_input)),
-        negative_prompt=_prompt_text(graph, conditioning.inputs.get("negative")),
+        prompt=_prompt_text(graph, positive),
+        negative_prompt=_prompt_text(graph, conditioning.get("negative")),
         seed=_parameter(graph, carriers, ("seed", "noise_seed")),
         sd_model=_model_name(graph, (guider or node).inputs.get("model") or node.inputs.get("model")),
         sampler_name=_parameter(graph, carriers, ("sampler_name",)),
@@ -130,7 +131,7 @@ def _is_sampler(node: _Node) -> bool:
 def _upstream(graph: Graph, starts: list[str], follow=None) -> Iterator[str]:
     """Node ids reached breadth-first from ``starts`` against the links, each once.
 
-    ``follow(node, input name, slot)`` decides which inputs are followed (all by default).
+    ``follow(node, input name)`` decides which inputs are followed (all by default).
     """
     seen = set(starts)
     queue = deque(starts)
@@ -204,7 +205,7 @@ def _latent_size(graph: Graph, sampler: str) -> tuple[Any, Any]:
             break
         width = _value(graph, node.inputs.get("width"), ("width",))
         height = _value(graph, node.inputs.get("height"), ("height",))
-        if isinstance(width, int) and isinstance(height, int) and width > 0 and height > 0:
+        if type(width) is int and type(height) is int and width > 0 and height > 0:
             return width, height
     return None, None
 
@@ -279,14 +280,14 @@ def _prompt_text(graph: Graph, value: Any) -> str | None:
             texts.extend(text for text in found if text not in texts)
             continue
         inputs = node.inputs
-        # Nodes with a positive and a negative output (ControlNet apply, InstructPix2Pix...).
+        # Nodes with a positive (slot 0) and a negative (slot 1) output: ControlNet apply,
+        # InstructPix2Pix, inpaint conditioning...
         if _link(inputs.get("positive")) and _link(inputs.get("negative")):
-            followed = [("positive" if slot == 0 else "negative", _link(inputs["positive" if slot == 0 else "negative"]))]
+            links = [_link(inputs["positive" if slot == 0 else "negative"])]
         else:
-            followed = [(name, (source, source_slot)) for name, source, source_slot in node.links
-                        if name not in _NOT_CONDITIONING]
+            links = [(source, source_slot) for name, source, source_slot in node.links if name not in _NOT_CONDITIONING]
         # Reversed onto the stack so that the first input is read first.
-        stack.extend(link for _name, link in reversed(followed) if link is not None)
+        stack.extend(reversed(links))
     return "\n".join(texts) if texts else None
 
 

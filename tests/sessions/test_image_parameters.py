@@ -259,9 +259,18 @@ def test_comfyui_hires_fix_reports_the_first_pass(tmp_path: Path) -> None:
     assert read_image_parameters(path) == DEFAULT_EXPECTED
 
 
-def test_comfyui_flux_custom_sampler(tmp_path: Path) -> None:
+CFG_GUIDER = {"class_type": "CFGGuider", "inputs": {"cfg": 1.0, "model": ["3", 0], "positive": ["5", 0],
+                                                   "negative": ["6", 0]}}
+BASIC_GUIDER = {"class_type": "BasicGuider", "inputs": {"model": ["3", 0], "conditioning": ["5", 0]}}
+DUAL_CFG_GUIDER = {"class_type": "DualCFGGuider", "inputs": {"cfg_conds": 3.0, "cfg_cond2_negative": 1.5, "model": ["3", 0],
+                                                             "cond1": ["5", 0], "cond2": ["5", 0], "negative": ["6", 0]}}
+
+
+@pytest.mark.parametrize(("guider", "cfg_scale"), [(CFG_GUIDER, 1.0), (BASIC_GUIDER, None), (DUAL_CFG_GUIDER, None)],
+                         ids=["CFGGuider", "BasicGuider", "DualCFGGuider"])
+def test_comfyui_flux_custom_sampler(tmp_path: Path, guider: dict, cfg_scale: float | None) -> None:
     # comfy_extras/nodes_custom_sampler.py (SamplerCustomAdvanced, RandomNoise, KSamplerSelect,
-    # BasicScheduler, CFGGuider), nodes_flux.py (FluxGuidance), nodes_model_advanced.py
+    # BasicScheduler, CFGGuider, BasicGuider), nodes_flux.py (FluxGuidance), nodes_model_advanced.py
     # (ModelSamplingFlux), nodes_sd3.py (EmptySD3LatentImage), nodes.py UNETLoader and
     # ConditioningZeroOut, the usual empty negative of Flux.
     graph = {
@@ -273,8 +282,7 @@ def test_comfyui_flux_custom_sampler(tmp_path: Path) -> None:
         "4": {"class_type": "CLIPTextEncode", "inputs": {"text": "a neon sign that reads OPEN", "clip": ["2", 0]}},
         "5": {"class_type": "FluxGuidance", "inputs": {"guidance": 3.5, "conditioning": ["4", 0]}},
         "6": {"class_type": "ConditioningZeroOut", "inputs": {"conditioning": ["4", 0]}},
-        "7": {"class_type": "CFGGuider", "inputs": {"cfg": 1.0, "model": ["3", 0], "positive": ["5", 0],
-                                                    "negative": ["6", 0]}},
+        "7": guider,
         "8": {"class_type": "RandomNoise", "inputs": {"noise_seed": 1234567890123}},
         "9": {"class_type": "KSamplerSelect", "inputs": {"sampler_name": "euler"}},
         "10": {"class_type": "BasicScheduler", "inputs": {"scheduler": "beta", "steps": 28, "denoise": 1.0,
@@ -295,7 +303,7 @@ def test_comfyui_flux_custom_sampler(tmp_path: Path) -> None:
         negative_prompt=None,
         seed=1234567890123,
         params=params(sd_model="flux1-dev.safetensors", sampler_name="euler", scheduler="beta", steps=28,
-                      cfg_scale=1.0, width=832, height=1216),
+                      cfg_scale=cfg_scale, width=832, height=1216),
     )
 
 
