@@ -9,6 +9,11 @@ One entry point, ``read_image_parameters(path)``, answers one of three things an
   all (empty, not an image, not a regular file, unreadable): the caller counts and logs it.
   It is falsy, so ``if parameters:`` treats it like None.
 
+Only the signature, the PNG header and the metadata are judged: a file cut short or damaged
+after them keeps the complete metadata before the cut (generators write their text chunks
+before the image data, so a PNG still being written has them once they are there), and damage
+to the image data itself is for whatever decodes the pixels (the thumbnails) to find.
+
 Formats: AUTOMATIC1111/Forge (PNG ``parameters``; JPEG/WebP EXIF UserComment), ComfyUI (PNG
 ``prompt`` graph; WebP EXIF ``Model``), InvokeAI (``invokeai_metadata``, ``sd-metadata``,
 ``Dream``), NovelAI (``Comment``/``Description``/``Software``), Fooocus (``parameters`` JSON or
