@@ -53,6 +53,7 @@ bench: $(RUNTIME)
 	$(PY) bench/watch.py
 	$(PY) bench/thumbnails.py
 	$(PY) bench/api.py
+	$(PY) bench/image_parameters.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
