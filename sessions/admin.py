@@ -14,7 +14,7 @@ from urllib.parse import quote
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
@@ -43,49 +43,41 @@ MANIFEST_SHOWN = 200_000  # characters
 
 
 class FlagListFilter(admin.SimpleListFilter):
-    """Yes/no on a condition; "no" includes sessions without metadata."""
+    """Yes/no on a ``SessionQuerySet`` flag (the API's filters use the same ones)."""
 
-    condition: Q
+    flag: str
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
         return [("yes", "Yes"), ("no", "No")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
-        if self.value() == "yes":
-            return queryset.filter(self.get_condition())
-        if self.value() == "no":
-            return queryset.exclude(self.get_condition())
+        if self.value() in ("yes", "no"):
+            return getattr(queryset, self.flag)(self.value() == "yes")
         return queryset
-
-    def get_condition(self) -> Q:
-        return self.condition
 
 
 class FavouriteFilter(FlagListFilter):
-    title, parameter_name, condition = "favourite", "favourite", Q(metadata__is_favorite=True)
+    title, parameter_name, flag = "favourite", "favourite", "favourite"
 
 
 class TestFilter(FlagListFilter):
-    title, parameter_name, condition = "test run", "test", Q(metadata__is_test=True)
+    title, parameter_name, flag = "test run", "test", "test_runs"
 
 
 class SeedSweepFilter(FlagListFilter):
-    title, parameter_name, condition = "seed sweep", "seed_sweep", Q(stats__is_seed_sweep=True)
+    title, parameter_name, flag = "seed sweep", "seed_sweep", "seed_sweeps"
 
 
 class MissingFilter(FlagListFilter):
-    title, parameter_name, condition = "missing from disk", "missing", Q(is_missing=True)
+    title, parameter_name, flag = "missing from disk", "missing", "missing"
 
 
 class SyncErrorFilter(FlagListFilter):
-    title, parameter_name, condition = "sync error", "sync_error", Q(sync_error__isnull=False)
+    title, parameter_name, flag = "sync error", "sync_error", "with_sync_error"
 
 
 class CompleteFilter(FlagListFilter):
-    title, parameter_name = "complete", "complete"
-
-    def get_condition(self) -> Q:
-        return Q(completion_percentage__gte=settings.SDGEN_COMPLETE_THRESHOLD) | Q(metadata__is_complete=True)
+    title, parameter_name, flag = "complete", "complete", "complete"
 
 
 class ModelFilter(admin.SimpleListFilter):

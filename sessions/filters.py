@@ -65,29 +65,18 @@ class IntegerFilter(filters.NumberFilter):
 
 
 class FlagFilter(filters.BooleanFilter):
-    """true: the condition holds; false: it does not (sessions without metadata included)."""
+    """true: the sessions a ``SessionQuerySet`` flag describes; false: the others."""
 
     field_class = StrictBooleanField
 
-    def __init__(self, *, condition: Q | None = None, **kwargs: Any) -> None:
+    def __init__(self, *, flag: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.condition = condition
+        self.flag = flag
 
     def filter(self, queryset: QuerySet, value: bool | None) -> QuerySet:
         if value is None:
             return queryset
-        condition = self.condition if self.condition is not None else self.build_condition()
-        return queryset.filter(condition) if value else queryset.exclude(condition)
-
-    def build_condition(self) -> Q:
-        raise NotImplementedError
-
-
-class CompleteFilter(FlagFilter):
-    """Complete: at or above SDGEN_COMPLETE_THRESHOLD percent, or marked complete by the user."""
-
-    def build_condition(self) -> Q:
-        return Q(completion_percentage__gte=settings.SDGEN_COMPLETE_THRESHOLD) | Q(metadata__is_complete=True)
+        return getattr(queryset, self.flag)(value)
 
 
 class CreatedBoundFilter(filters.CharFilter):
@@ -132,11 +121,12 @@ class SessionOrderingFilter(filters.OrderingFilter):
 
 
 class SessionFilter(filters.FilterSet):
-    liked = FlagFilter(condition=Q(metadata__is_favorite=True), help_text="Favourite sessions (true/false/1/0).")
-    test = FlagFilter(condition=Q(metadata__is_test=True), help_text="Sessions marked as tests.")
-    complete = CompleteFilter(
+    liked = FlagFilter(flag="favourite", help_text="Favourite sessions (true/false/1/0).")
+    test = FlagFilter(flag="test_runs", help_text="Sessions marked as tests.")
+    complete = FlagFilter(
+        flag="complete",
         help_text="Complete sessions: completion at or above SDGEN_COMPLETE_THRESHOLD, or marked complete.")
-    seed_sweep = FlagFilter(condition=Q(stats__is_seed_sweep=True), help_text="Seed-sweep runs.")
+    seed_sweep = FlagFilter(flag="seed_sweeps", help_text="Seed-sweep runs.")
     model = filters.CharFilter(field_name="stats__sd_model", lookup_expr="icontains",
                                help_text="Case-insensitive part of the model checkpoint name.")
     from_date = CreatedBoundFilter(upper=False, help_text="Created at or after this ISO-8601 date or date-time.")

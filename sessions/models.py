@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any, NoReturn
 
+from django.conf import settings
 from django.db import connections, models
 from django.db.backends.base.operations import BaseDatabaseOperations
 from django.db.models import Q
@@ -74,6 +75,36 @@ class EventKind(models.TextChoices):
 
 
 class SessionQuerySet(models.QuerySet["Session"]):
+    """The rules that say which sessions are what, once, for the API's filters, the admin's
+    filters and the selectors alike.
+
+    Each flag keeps the sessions it describes with ``True`` and the others with ``False``; a
+    session without metadata is not a favourite, not a test run and not marked complete.
+    """
+
+    def favourite(self, value: bool = True) -> SessionQuerySet:
+        return self._flag(Q(metadata__is_favorite=True), value)
+
+    def test_runs(self, value: bool = True) -> SessionQuerySet:
+        return self._flag(Q(metadata__is_test=True), value)
+
+    def seed_sweeps(self, value: bool = True) -> SessionQuerySet:
+        return self._flag(Q(stats__is_seed_sweep=True), value)
+
+    def complete(self, value: bool = True) -> SessionQuerySet:
+        """At or above SDGEN_COMPLETE_THRESHOLD percent, or marked complete by the user."""
+        return self._flag(Q(completion_percentage__gte=settings.SDGEN_COMPLETE_THRESHOLD)
+                          | Q(metadata__is_complete=True), value)
+
+    def missing(self, value: bool = True) -> SessionQuerySet:
+        return self._flag(Q(is_missing=True), value)
+
+    def with_sync_error(self, value: bool = True) -> SessionQuerySet:
+        return self._flag(Q(sync_error__isnull=False), value)
+
+    def _flag(self, condition: Q, value: bool) -> SessionQuerySet:
+        return self.filter(condition) if value else self.exclude(condition)
+
     def in_library(self) -> SessionQuerySet:
         """Every session a person can see: forgotten ones are left out of every list and count."""
         return self.filter(forgotten_at__isnull=True)

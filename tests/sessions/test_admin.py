@@ -122,6 +122,7 @@ class TestRendering:
     ) -> None:
         settings.SDGEN_RESULTS_DIR = empty_results_dir
         add_sessions(empty_results_dir, write_session, 1, images=4)
+        queries(admin_client, page(Session.objects.get()))  # warms the content-type cache the page uses
         small = queries(admin_client, page(Session.objects.get()))
         Session.objects.all().update(folder_mtime_ns=0)
         add_sessions(empty_results_dir, write_session, 1, images=40)
