@@ -7,27 +7,25 @@ sync data is read-only here: saving a session never writes it back.
 
 from __future__ import annotations
 
-import json
 from typing import Any
-from urllib.parse import quote
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
-from sessions import selectors
+from sessions import facts, selectors
 from sessions.lifecycle import TransitionRefused, forget_sessions, is_move_needed, transition_status
-from sessions.manifest import MANIFEST_NAME
+from sessions.links import image_url, session_images_url
 from sessions.models import Event, EventSource, Session, SessionMetadata, SessionStatus, UserRating
 from sessions.permissions import SessionAction, may
-from sessions.scanning import resolve_inside
-from sessions.serializers import image_url
+from sessions.reading import manifest_for_display
 from sessions.services import update_metadata
 from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
 from thumbnails.services import is_thumbnail_source
@@ -337,106 +335,43 @@ class SessionAdmin(admin.ModelAdmin):
             return "—"
         return format_html('<span class="sdgen-error">{}</span>', session.sync_error)
 
-    def _stats(self, session: Session):
-        return getattr(session, "stats", None)
-
     @admin.display(description="settings")
     def generation(self, session: Session) -> SafeString | str:
-        stats = self._stats(session)
-        if stats is None:
-            return "No readable manifest."
-        size = f"{stats.width}×{stats.height}" if stats.width and stats.height else None
-        return _table([
-            ("model", stats.sd_model), ("sampler", stats.sampler_name), ("scheduler", stats.scheduler),
-            ("steps", stats.steps), ("CFG scale", stats.cfg_scale), ("size", size),
-            ("mode", stats.generation_mode), ("seed mode", stats.seed_mode), ("base seed", stats.seed_base),
-            ("seeds", f"{stats.seed_min} – {stats.seed_max}" if stats.seed_min is not None else None),
-            ("template version", stats.template_version), ("prompt", stats.resolved_prompt),
-            ("negative prompt", stats.negative_prompt),
-        ])
+        rows = facts.generation_facts(session)
+        return _table(rows) if rows is not None else "No readable manifest."
 
     @admin.display(description="images")
     def counts(self, session: Session) -> SafeString:
-        stats = self._stats(session)
-        completion = f"{session.completion_percentage:.2f} %" if session.completion_percentage is not None else None
-        return _table([
-            ("images on disk", session.images_actual), ("images expected", session.images_expected),
-            ("images in the manifest", stats.images_recorded if stats else None), ("completion", completion),
-        ])
+        return _table(facts.count_facts(session))
 
     @admin.display(description="times")
     def timing(self, session: Session) -> SafeString:
-        stats = self._stats(session)
-        return _table([
-            ("run started", session.created_at), ("manifest written", stats.manifest_generated_at if stats else None),
-            ("first image", stats.first_image_created_at if stats else None),
-            ("last image", stats.last_image_created_at if stats else None),
-            ("last change seen", session.last_activity_at), ("first seen", session.first_seen_at),
-            ("last synced", session.synced_at), ("stats computed", stats.stats_computed_at if stats else None),
-        ])
+        return _table(facts.time_facts(session))
 
     @admin.display(description="placeholders")
     def variations(self, session: Session) -> SafeString | str:
-        stats = self._stats(session)
-        if stats is None:
-            return "—"
-        rows = [("seed sweep", "yes" if stats.is_seed_sweep else "no"),
-                ("combinations", stats.variations_theoretical)]
-        for name, values in stats.variations_summary.items():
-            used = stats.placeholders.get(name, len(values))
-            rows.append((f"{name} ({used} used)", ", ".join(str(value) for value in values)))
-        return _table(rows)
+        rows = facts.variation_facts(session)
+        return _table(rows) if rows is not None else "—"
 
     @admin.display(description="thumbnails")
-    def image_grid(self, session: Session) -> SafeString | str:
+    def image_grid(self, session: Session) -> SafeString:
         images = list(selectors.session_images(session).filter(file_size__isnull=False)[:IMAGES_SHOWN + 1])
-        if not images:
-            return "No images on disk."
-        cells = format_html_join(
-            "", '<a href="{}" target="_blank" title="{}"><img src="{}" alt="{}" loading="lazy"></a>',
-            (
-                (image_url(session.name, image.filename), _variation_text(image), _thumbnail_src(session, image),
-                 image.filename)
-                for image in images[:IMAGES_SHOWN]
-            ),
-        )
-        more = ""
-        if len(images) > IMAGES_SHOWN:
-            more = format_html('<p>The first {} images; all of them: <a href="{}">the images API</a>.</p>',
-                               IMAGES_SHOWN, f"/api/sessions/{quote(session.name, safe='')}/images/")
-        return format_html('<div class="sdgen-grid">{}</div>{}', cells, more)
+        cells = [{"url": image_url(session.name, image.filename), "title": _variation_text(image),
+                  "src": _thumbnail_src(session, image), "filename": image.filename}
+                 for image in images[:IMAGES_SHOWN]]
+        more_url = session_images_url(session.name) if len(images) > IMAGES_SHOWN else None
+        return render_to_string("gen_sessions/includes/image_grid.html", {"images": cells, "more_url": more_url})
 
     @admin.display(description="events")
-    def event_log(self, session: Session) -> SafeString | str:
-        events = selectors.session_events(session)
-        rows = format_html_join(
-            "", "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            ((timezone.localtime(e.timestamp).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3], e.kind,
-              f"{e.from_status or '—'} → {e.to_status or '—'}", e.source, e.performer_id, e.reason or "")
-             for e in events),
-        )
-        return format_html('<table class="sdgen-events"><thead><tr><th>when</th><th>what</th><th>status</th>'
-                           "<th>by</th><th>who</th><th>reason</th></tr></thead><tbody>{}</tbody></table>", rows)
+    def event_log(self, session: Session) -> SafeString:
+        return render_to_string("gen_sessions/includes/event_log.html",
+                                {"events": selectors.session_events(session)})
 
     @admin.display(description="on disk")
-    def raw_manifest(self, session: Session) -> SafeString | str:
-        path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
-        if path is None:
-            return "No manifest on disk."
-        try:
-            with open(path, encoding="utf-8", errors="replace") as handle:
-                text = handle.read(MANIFEST_SHOWN + 1)
-            size = path.stat().st_size
-        except OSError as exc:
-            return f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}"
-        try:
-            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
-        except (ValueError, RecursionError):
-            pass  # shown as it is: unreadable (the sync error says why) or nested too deep to lay out
-        cut = len(text) > MANIFEST_SHOWN
-        return format_html('<details class="sdgen-manifest"><summary>{} ({} bytes{})</summary><pre>{}</pre>'
-                           "</details>", MANIFEST_NAME, f"{size:,}", ", the beginning" if cut else "",
-                           text[:MANIFEST_SHOWN])
+    def raw_manifest(self, session: Session) -> SafeString:
+        manifest = manifest_for_display(results_dir=settings.SDGEN_RESULTS_DIR, name=session.name,
+                                        limit=MANIFEST_SHOWN)
+        return render_to_string("gen_sessions/includes/raw_manifest.html", {"manifest": manifest})
 
     # --- actions ----------------------------------------------------------------------------
 
@@ -500,16 +435,8 @@ class SessionAdmin(admin.ModelAdmin):
         })
 
 
-def _table(rows: list[tuple[str, Any]]) -> SafeString:
-    def shown(value: Any) -> str:
-        if value is None or value == "":
-            return "—"
-        if hasattr(value, "tzinfo"):
-            return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S")
-        return str(value)
-
-    body = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", ((label, shown(value)) for label, value in rows))
-    return format_html('<table class="sdgen-facts">{}</table>', body)
+def _table(rows: facts.Rows) -> SafeString:
+    return render_to_string("gen_sessions/includes/facts_table.html", {"rows": rows})
 
 
 def _variation_text(image) -> str:

@@ -6,12 +6,13 @@ compares what is read with the database and writes it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 
 from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
-from sessions.scanning import FolderUnreadable, list_folder
+from sessions.scanning import FolderUnreadable, list_folder, resolve_inside
 from sessions.stats import (
     Counts,
     FolderListing,
@@ -67,3 +68,34 @@ def read_session_folder(*, results_dir: Path, name: str, tz: tzinfo) -> FolderRe
     if not read.error:
         read.records = image_records(manifest=read.manifest, listing=listing)
     return read
+
+
+@dataclass(frozen=True)
+class ManifestDisplay:
+    """The manifest as a person reads it: laid out when it parses, as it is otherwise."""
+
+    text: str | None  # None: no manifest on disk
+    size: int = 0
+    cut: bool = False  # only the beginning of a large file
+    error: str | None = None
+
+    @property
+    def size_text(self) -> str:
+        return f"{self.size:,}"
+
+
+def manifest_for_display(*, results_dir: Path, name: str, limit: int) -> ManifestDisplay:
+    path = resolve_inside(results_dir, name, MANIFEST_NAME)
+    if path is None:
+        return ManifestDisplay(None)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            text = handle.read(limit + 1)
+        size = path.stat().st_size
+    except OSError as exc:
+        return ManifestDisplay(None, error=f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}")
+    try:
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    except (ValueError, RecursionError):
+        pass  # shown as it is: unreadable (the sync error says why) or nested too deep to lay out
+    return ManifestDisplay(text[:limit], size=size, cut=len(text) > limit)

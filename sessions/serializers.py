@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
-from urllib.parse import quote
 
 from rest_framework import serializers
 
+from sessions.links import image_url
 from sessions.models import (
     Event,
     EventKind,
@@ -22,11 +22,6 @@ from sessions.models import (
 )
 from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
 from thumbnails.services import is_thumbnail_source
-
-
-def image_url(session_name: str, filename: str, *, thumbnail: bool = False) -> str:
-    url = f"/api/sessions/{quote(session_name, safe='')}/images/{quote(filename, safe='')}"
-    return url + "?thumbnail=1" if thumbnail else url
 
 
 class RejectUnknownFieldsMixin:
