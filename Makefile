@@ -35,6 +35,7 @@ test: $(DEV)
 
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 # A few finished runs, and one that keeps going while you look (aborted when you stop the demo).
 demo: $(RUNTIME)

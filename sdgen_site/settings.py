@@ -11,6 +11,7 @@ import secrets
 import zoneinfo
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -132,9 +133,9 @@ TEMPLATES = [
 WSGI_APPLICATION = "sdgen_site.wsgi.application"
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dict[str, Any]:
     try:
-        config = dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True)
+        config: dict[str, Any] = dict(dj_database_url.parse(url, conn_max_age=60, conn_health_checks=True))
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is not usable: {exc}") from None
     if config["ENGINE"] == "django.db.backends.sqlite3":

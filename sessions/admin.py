@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -23,7 +24,15 @@ from django.utils.safestring import SafeString
 from sessions import facts, selectors
 from sessions.lifecycle import TransitionRefused, forget_sessions, is_move_needed, transition_status
 from sessions.links import image_url, session_images_url
-from sessions.models import Event, EventSource, Session, SessionMetadata, SessionStatus, UserRating
+from sessions.models import (
+    Event,
+    EventSource,
+    Session,
+    SessionMetadata,
+    SessionQuerySet,
+    SessionStatus,
+    UserRating,
+)
 from sessions.permissions import SessionAction, may
 from sessions.reading import manifest_for_display
 from sessions.services import update_metadata
@@ -107,7 +116,7 @@ class SessionStatusForm(forms.ModelForm):
         fields = ["status"]
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         wanted = data.get("status")
         if wanted is None or wanted == self.instance.status:
             return data
@@ -220,7 +229,8 @@ class SessionAdmin(admin.ModelAdmin):
         css = {"all": ["gen_sessions/admin.css"]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        return super().get_queryset(request).in_library().annotate(cover_image=selectors.cover_images())
+        sessions: SessionQuerySet = super().get_queryset(request)  # type: ignore[assignment]
+        return sessions.in_library().annotate(cover_image=selectors.cover_images())
 
     def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list:
         if obj is not None and self.has_change_status_permission(request):
@@ -402,7 +412,7 @@ class SessionAdmin(admin.ModelAdmin):
                 **self.admin_site.each_context(request),
                 "title": f"Mark {status}", "status": status, "sessions": queryset.order_by("-created_at"),
                 "form": form, "action": request.POST.get("action"), "opts": self.model._meta,
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
             })
         changed, refused = [], []
         for session in queryset.order_by("-created_at"):

@@ -217,16 +217,17 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
             return 0
         connection = connections[self.db]
         model = self.model
-        columns = [model._meta.get_field(name.removesuffix("_id")).column for name in self.INSERT_FIELDS]
+        columns = [model._meta.get_field(name.removesuffix("_id")).column  # type: ignore[union-attr]
+                   for name in self.INSERT_FIELDS]
         json_position = self.INSERT_FIELDS.index("applied_variations")
         adapt_json = connection.ops.adapt_json_value
-        table = connection.ops.quote_name(model._meta.db_table)
-        column_list = ", ".join(connection.ops.quote_name(column) for column in columns)
+        table = connection.ops.quote_name(str(model._meta.db_table))
+        column_list = ", ".join(connection.ops.quote_name(str(column)) for column in columns)
         params = []
         # A run repeats a handful of variation combinations: encode each combination once.
         encoded: dict[tuple, Any] = {}
-        for row in rows:
-            row = list(row)
+        for values in rows:
+            row = list(values)
             variations = row[json_position]
             key = tuple(variations.items())
             if key not in encoded:

@@ -11,8 +11,6 @@ from rest_framework import serializers
 from sessions.links import image_url
 from sessions.models import (
     Event,
-    EventKind,
-    EventSource,
     Session,
     SessionImage,
     SessionMetadata,
@@ -24,7 +22,7 @@ from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS
 from thumbnails.services import is_thumbnail_source
 
 
-class RejectUnknownFieldsMixin:
+class RejectUnknownFieldsMixin(serializers.Serializer):
     """A body field the serializer does not know, or may not change, is a 400 naming it."""
 
     def to_internal_value(self, data: Any) -> Any:
@@ -190,8 +188,6 @@ class SessionSerializer(serializers.ModelSerializer):
 class EventSerializer(serializers.ModelSerializer):
     session_id = serializers.CharField(source="session.name")
     timestamp = MillisecondsField()
-    kind = serializers.ChoiceField(choices=EventKind.choices)
-    source = serializers.ChoiceField(choices=EventSource.choices)
 
     class Meta:
         model = Event

@@ -119,7 +119,7 @@ def plan_session(*, kind: str, images: int, started: datetime, width: int = 512,
             values = rng.choice(combos)
             seed = rng.randrange(2**32)
             filename = f"{theme}_{index:04d}.png"
-        elif kind == "seed_sweep":
+        elif seed_list is not None:
             # Every seed of the list for one combination, then the next combination.
             values = combos[(index // len(seed_list)) % len(combos)]
             seed = seed_list[index % len(seed_list)]
@@ -188,7 +188,7 @@ class GeneratorSimulator:
         height: int = 768,
         should_stop: Callable[[], bool] = lambda: False,
         clock: Callable[[], datetime] = datetime.now,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], object] = time.sleep,
     ) -> None:
         self.results_dir = results_dir
         self.sessions = sessions

@@ -101,7 +101,7 @@ class ImageRecord(NamedTuple):
     """
 
     filename: str
-    index: int | None
+    index: int | None  # type: ignore[assignment]  # shadows tuple.index, which nothing here calls
     seed: int | None
     prompt: str | None
     negative_prompt: str | None
@@ -194,7 +194,7 @@ def is_seed_sweep(manifest: Manifest) -> bool:
     images = manifest.images
     if len(images) < 2 or any(image.seed is None for image in images):
         return False
-    seeds = [image.seed for image in images]
+    seeds = [image.seed for image in images if image.seed is not None]
     return _rises_by_one(seeds) and len({image.prompt for image in images}) == 1
 
 

@@ -11,10 +11,12 @@ from django import forms
 from django.conf import settings
 from django.db import DatabaseError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
+from django_filters import FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
@@ -73,7 +75,7 @@ def reject_body(request: Request) -> None:
         raise ValidationError({"detail": "This action takes no body."})
 
 
-def file_response(request: HttpRequest, path: Path, content_type: str | None = None) -> HttpResponse:
+def file_response(request: HttpRequest, path: Path, content_type: str | None = None) -> HttpResponseBase:
     """The file with ETag and Last-Modified, or 304 when the client's copy is current."""
     stat = path.stat()
     etag = f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"'
@@ -89,7 +91,7 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
-def _parameters(filterset: type) -> list[OpenApiParameter]:
+def _parameters(filterset: type[FilterSet]) -> list[OpenApiParameter]:
     """Document a FilterSet used by an action (the filter backend documents only ``list``)."""
     return [OpenApiParameter(name, OpenApiTypes.INT if name in ("seed", "since") else OpenApiTypes.STR,
                              description=str(flt.extra.get("help_text", "")), many=name == "variation")
@@ -239,7 +241,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])
-    def manifest(self, request: Request, name: str) -> HttpResponse:
+    def manifest(self, request: Request, name: str) -> HttpResponseBase:
         session = self.session()
         path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
         if path is None:
@@ -258,7 +260,7 @@ class SessionImageFileView(APIView):
                    404: OpenApiResponse(description="No such session, image or thumbnail."),
                    503: OpenApiResponse(description="The PNG is still being written.")},
     )
-    def get(self, request: Request, name: str, filename: str) -> HttpResponse:
+    def get(self, request: Request, name: str, filename: str) -> HttpResponseBase:
         reject_unknown_parameters(request, {"thumbnail"})
         thumbnail = _boolean("thumbnail", request.query_params.get("thumbnail", "0"))
         if not Session.objects.in_library().filter(name=name).exists():

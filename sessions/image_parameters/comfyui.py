@@ -37,7 +37,8 @@ class _Node:
         self.inputs = inputs
         # (input name, source node id, output slot) of every linked input, worked out once
         # (inline rather than through _link: this runs for every input of every node).
-        self.links = links = []
+        self.links: list[tuple[str, str, int]] = []
+        links = self.links
         for name, value in inputs.items():
             if type(value) is list and len(value) == 2:
                 source, slot = value
@@ -241,7 +242,7 @@ def _value(graph: Graph, value: Any, names: tuple[str, ...]) -> Any:
 
 def _model_name(graph: Graph, value: Any) -> str | None:
     link = _link(value)
-    visited = set()
+    visited: set[str] = set()
     while link is not None and link[0] not in visited and len(visited) < _MAX_STEPS:
         visited.add(link[0])
         node = graph.get(link[0])
@@ -266,7 +267,7 @@ def _prompt_text(graph: Graph, value: Any) -> str | None:
         return None
     texts: list[str] = []
     stack = [start]
-    seen = set()
+    seen: set[tuple[str, int]] = set()
     while stack and len(seen) < _MAX_STEPS:
         node_id, slot = stack.pop()
         if (node_id, slot) in seen:
@@ -282,8 +283,9 @@ def _prompt_text(graph: Graph, value: Any) -> str | None:
         inputs = node.inputs
         # Nodes with a positive (slot 0) and a negative (slot 1) output: ControlNet apply,
         # InstructPix2Pix, inpaint conditioning...
-        if _link(inputs.get("positive")) and _link(inputs.get("negative")):
-            links = [_link(inputs["positive" if slot == 0 else "negative"])]
+        chosen = _link(inputs.get("positive" if slot == 0 else "negative"))
+        if _link(inputs.get("positive")) and _link(inputs.get("negative")) and chosen is not None:
+            links = [chosen]
         else:
             links = [(source, source_slot) for name, source, source_slot in node.links if name not in _NOT_CONDITIONING]
         # Reversed onto the stack so that the first input is read first.

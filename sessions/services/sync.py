@@ -173,7 +173,7 @@ class SessionSynchronizer:
                 del stamps[name]  # emptied: no manifest and no image left
                 continue
             if read.manifest_unreadable and self.defer_manifest_errors:
-                report.deferred[name] = read.error
+                report.deferred[name] = read.error or ""
                 continue
             pending.append(read)
             pending_images += len(read.records)

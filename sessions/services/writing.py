@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-_MAX_FILENAME = SessionImage._meta.get_field("filename").max_length
+_MAX_FILENAME: int = SessionImage._meta.get_field("filename").max_length  # type: ignore[union-attr,assignment]
 _INDEX_RANGE = integer_range(SessionImage, "index")
 _SEED_RANGE = integer_range(SessionImage, "seed")
 _SIDE_MAX = min(integer_range(SessionImage, "width")[1], integer_range(SessionImage, "height")[1])
@@ -101,7 +101,7 @@ class SessionBatchWriter:
             self._write([failed], report)
         except (DatabaseError, ValueError, OverflowError):
             logger.exception("%s: cannot record the error either", read.name)
-            report.errors[read.name] = failed.error
+            report.errors[read.name] = failed.error or ""
 
     def _write(self, reads: list[FolderRead], report: BatchOutcome) -> None:
         existing = {s.name: s for s in Session.objects.filter(name__in=[read.name for read in reads])}
@@ -180,7 +180,7 @@ class SessionBatchWriter:
         session.last_activity_at = from_ns(listing.last_activity_ns)
         if read.error and session.pk is not None:
             return  # keep the last good data
-        assert read.counts is not None
+        assert read.counts is not None and read.created_at is not None
         session.has_manifest = listing.has_manifest
         session.created_at = read.created_at
         session.images_actual = read.counts.images_actual
@@ -270,7 +270,7 @@ class SessionBatchWriter:
 
     @staticmethod
     def _apply_manifest_status(session: Session, read: FolderRead, now: datetime) -> bool:
-        if read.manifest is None or read.manifest.status == session.status:
+        if read.manifest is None or read.listing is None or read.manifest.status == session.status:
             return False
         try:
             event = transition_status(session=session, to_status=read.manifest.status, source=EventSource.WATCHDOG,
