@@ -148,6 +148,9 @@ def _database(url: str) -> dict[str, Any]:
             "transaction_mode": "IMMEDIATE",
             "timeout": 30,
         }
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # JIT compiles the short queries of a web page for longer than they take to run.
+        config.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
     return config
 
 

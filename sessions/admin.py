@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from sessions import facts, selectors
+from sessions.image_files import is_thumbnail_source
 from sessions.lifecycle import TransitionRefused, forget_sessions, is_move_needed, transition_status
 from sessions.links import image_url, session_images_url
 from sessions.models import (
@@ -35,9 +36,9 @@ from sessions.models import (
 )
 from sessions.permissions import SessionAction, may
 from sessions.reading import manifest_for_display
+from sessions.search import search_sessions
 from sessions.services import update_metadata
 from sessions.services.metadata import MAX_NOTE_LENGTH, normalize_tags
-from thumbnails.services import is_thumbnail_source
 
 STATUS_COLOURS = {SessionStatus.ONGOING: "#1f6feb", SessionStatus.COMPLETED: "#1a7f37",
                   SessionStatus.ABORTED: "#cf222e"}
@@ -205,7 +206,7 @@ class SessionAdmin(admin.ModelAdmin):
     list_filter = ["status", FavouriteFilter, TestFilter, SeedSweepFilter, CompleteFilter, ModelFilter, MissingFilter,
                    SyncErrorFilter]
     list_select_related = ["stats", "metadata"]
-    search_fields = ["name", "stats__resolved_prompt"]
+    search_fields = ["name"]  # shows the search box; the search itself is sessions.search's
     date_hierarchy = "created_at"
     list_per_page = 50
     ordering = ["-created_at", "-id"]
@@ -230,7 +231,11 @@ class SessionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         sessions: SessionQuerySet = super().get_queryset(request)  # type: ignore[assignment]
-        return sessions.in_library().annotate(cover_image=selectors.cover_images())
+        return sessions.in_library()
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str
+                           ) -> tuple[QuerySet, bool]:
+        return search_sessions(queryset, search_term), False
 
     def get_fieldsets(self, request: HttpRequest, obj: Session | None = None) -> list:
         if obj is not None and self.has_change_status_permission(request):

@@ -14,15 +14,18 @@ from typing import Any
 import django_filters as filters
 from django import forms
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.lookups import In
+from django.db.models.lookups import Exact, IContains
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.utils import extend_schema_field
 
-from sessions.models import Session, SessionImage, SessionStatus
+from sessions.models import Session, SessionImage, SessionStatus, list_order
+from sessions.search import search_images, search_sessions
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+SEARCH_HELP = ('Search: every word must match (prompts, negative prompts, variation values, session name, model, '
+               'tags, note); -word excludes, "two words" is a phrase; words match as prefixes.')
 
 
 class StrictBooleanField(forms.Field):
@@ -65,18 +68,22 @@ class IntegerFilter(filters.NumberFilter):
 
 
 class FlagFilter(filters.BooleanFilter):
-    """true: the sessions a ``SessionQuerySet`` flag describes; false: the others."""
+    """true: the sessions a ``SessionQuerySet`` flag describes; false: the others. With
+    ``through``, rows whose session (that relation) is one of them."""
 
     field_class = StrictBooleanField
 
-    def __init__(self, *, flag: str, **kwargs: Any) -> None:
+    def __init__(self, *, flag: str, through: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.flag = flag
+        self.through = through
 
     def filter(self, queryset: QuerySet, value: bool | None) -> QuerySet:
         if value is None:
             return queryset
-        return getattr(queryset, self.flag)(value)
+        if self.through is None:
+            return getattr(queryset, self.flag)(value)
+        return queryset.filter(**{f"{self.through}__in": getattr(Session.objects, self.flag)(value)})
 
 
 class CreatedBoundFilter(filters.CharFilter):
@@ -103,7 +110,8 @@ def invalid_choice_message(choices: list[str]) -> dict[str, str]:
 
 
 class SessionOrderingFilter(filters.OrderingFilter):
-    """Sessions without a value (no manifest) sort last either way; ties by newest row."""
+    """Sessions without a value (no manifest) sort last either way; ties by newest row. Each
+    order has its index (``sessions.models.list_order``)."""
 
     def __init__(self, *, fields: tuple[str, ...], **kwargs: Any) -> None:
         names = [name for field in fields for name in (field, f"-{field}")]
@@ -111,13 +119,10 @@ class SessionOrderingFilter(filters.OrderingFilter):
 
     def filter(self, queryset: QuerySet, value: list[str] | None) -> QuerySet:
         if not value:
-            return queryset.order_by(F("created_at").desc(), F("id").desc())
-        expressions = []
-        for param in value:
-            descending = param.startswith("-")
-            field = F(self.param_map[param.lstrip("-")])
-            expressions.append(field.desc(nulls_last=True) if descending else field.asc(nulls_last=True))
-        return queryset.order_by(*expressions, F("id").desc())
+            return queryset.order_by(*list_order("created_at", descending=True))
+        # One order at a time (the first given): each has its index.
+        param = value[0]
+        return queryset.order_by(*list_order(self.param_map[param.lstrip("-")], descending=param.startswith("-")))
 
 
 class SessionFilter(filters.FilterSet):
@@ -134,7 +139,7 @@ class SessionFilter(filters.FilterSet):
     status = filters.ChoiceFilter(choices=SessionStatus.choices, help_text="ongoing, completed or aborted.",
                                   error_messages=invalid_choice_message(SessionStatus.values))
     tag = filters.CharFilter(field_name="metadata__tags__name", lookup_expr="iexact", help_text="Sessions with this tag.")
-    q = filters.CharFilter(method="search", help_text="Part of the session name or of its prompt template.")
+    q = filters.CharFilter(method="search", help_text=SEARCH_HELP)
     ordering = SessionOrderingFilter(
         fields=("created_at", "images_actual", "completion_percentage", "updated_at"),
         help_text="created_at, images_actual, completion_percentage or updated_at; '-' for descending "
@@ -146,7 +151,7 @@ class SessionFilter(filters.FilterSet):
         fields: list[str] = []
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset.filter(Q(name__icontains=value) | Q(stats__resolved_prompt__icontains=value))
+        return search_sessions(queryset, value)
 
 
 class VariationsField(forms.Field):
@@ -172,17 +177,25 @@ class VariationsField(forms.Field):
                    "placeholders must all match.",
 })
 class VariationFilter(filters.Filter):
-    """Images whose applied variations match: any value of one placeholder, every placeholder."""
+    """Images whose applied variations match: any value of one placeholder, every placeholder.
+    A value matches when it holds the text asked for, in any case ("smiling" matches
+    "smiling, cheerful expression")."""
 
     field_class = VariationsField
 
     def filter(self, queryset: QuerySet, value: dict[str, list[str]] | None) -> QuerySet:
         for placeholder, wanted in (value or {}).items():
-            queryset = queryset.filter(In(KeyTextTransform(placeholder, "applied_variations"), wanted))
+            applied = KeyTextTransform(placeholder, "applied_variations")
+            condition = Q()
+            for text in wanted:
+                condition |= Q(Exact(applied, text)) | Q(IContains(applied, text.strip()))
+            queryset = queryset.filter(condition)
         return queryset
 
 
 class ImageFilter(filters.FilterSet):
+    """A session's images (``/api/sessions/{name}/images/``)."""
+
     variation = VariationFilter(
         help_text="Name:value, repeatable: values of one placeholder are alternatives, different placeholders "
                   "must all match.")
@@ -192,3 +205,20 @@ class ImageFilter(filters.FilterSet):
     class Meta:
         model = SessionImage
         fields: list[str] = []
+
+
+class LibraryImageFilter(ImageFilter):
+    """Images across the library (``/api/images/``)."""
+
+    q = filters.CharFilter(method="search", help_text=SEARCH_HELP)
+    session = filters.CharFilter(field_name="session__name", help_text="Images of the session with this name.")
+    model = filters.CharFilter(field_name="session__stats__sd_model", lookup_expr="icontains",
+                               help_text="Case-insensitive part of the model checkpoint name.")
+    liked = FlagFilter(flag="favourite", through="session", help_text="Images of favourite sessions.")
+
+    class Meta:
+        model = SessionImage
+        fields: list[str] = []
+
+    def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return search_images(queryset, value)

@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 from django.conf import settings
 from django.db import connections, models
 from django.db.backends.base.operations import BaseDatabaseOperations
-from django.db.models import Q
+from django.db.models import ExpressionWrapper, F, OrderBy, Q
 
 from sessions.stats import from_ns
 
@@ -74,6 +74,22 @@ class EventKind(models.TextChoices):
     FORGOTTEN = "forgotten"
 
 
+# Sessions a person can see (forgotten ones are in no list): the condition of the list indexes.
+IN_LIBRARY = Q(forgotten_at__isnull=True)
+# Columns a list may be ordered by that can be null (sessions without a manifest).
+_NULLABLE_ORDERS = frozenset({"completion_percentage"})
+
+
+def list_order(field: str, *, descending: bool) -> list[Any]:
+    """How a list of sessions is ordered by ``field``: sessions without a value last either way,
+    ties newest row first. The list indexes are built from these very expressions, so that
+    both databases walk an index for any order and any page."""
+    order: list[Any] = []
+    if field in _NULLABLE_ORDERS:
+        order.append(OrderBy(ExpressionWrapper(Q(**{f"{field}__isnull": True}), output_field=models.BooleanField())))
+    return [*order, OrderBy(F(field), descending=descending), OrderBy(F("id"), descending=True)]
+
+
 class SessionQuerySet(models.QuerySet["Session"]):
     """The rules that say which sessions are what, once, for the API's filters, the admin's
     filters and the selectors alike.
@@ -107,7 +123,7 @@ class SessionQuerySet(models.QuerySet["Session"]):
 
     def in_library(self) -> SessionQuerySet:
         """Every session a person can see: forgotten ones are left out of every list and count."""
-        return self.filter(forgotten_at__isnull=True)
+        return self.filter(IN_LIBRARY)
 
     def present(self) -> SessionQuerySet:
         """Sessions whose folder is on disk (a forgotten session is always missing)."""
@@ -139,10 +155,10 @@ class Session(models.Model):
     forgotten_at = models.DateTimeField(null=True, blank=True)
     sync_error = models.TextField(null=True, blank=True)
 
-    created_at = models.DateTimeField(db_index=True, help_text="When the run started.")
-    images_actual = models.PositiveIntegerField(default=0, db_index=True)
+    created_at = models.DateTimeField(help_text="When the run started.")
+    images_actual = models.PositiveIntegerField(default=0)
     images_expected = models.PositiveIntegerField(null=True, blank=True)
-    completion_percentage = models.FloatField(null=True, blank=True, db_index=True)
+    completion_percentage = models.FloatField(null=True, blank=True)
     last_activity_at = models.DateTimeField(help_text="Newest change seen in the folder (stale rule).")
 
     # Change detection: a folder whose directory and manifest stats match is not read again.
@@ -152,13 +168,25 @@ class Session(models.Model):
 
     first_seen_at = models.DateTimeField()
     synced_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(db_index=True)
+    updated_at = models.DateTimeField()
+    # The image that stands for the session in lists (sessions.image_files.cover_image), kept by
+    # the sync so that a page of sessions needs no look at their images.
+    cover_image = models.CharField(max_length=255, null=True, blank=True)
 
     objects = SessionQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["status", "last_activity_at"], name="session_status_activity")]
+        # One index per order a list can ask for (ties by -id), over the sessions in the library,
+        # so that any page, however deep, is a walk along an index (SPEC section 8's orderings).
+        indexes = [
+            models.Index(fields=["status", "last_activity_at"], name="session_status_activity"),
+            *(models.Index(*list_order(field, descending=descending), condition=IN_LIBRARY,
+                           name=f"session_by_{name}{'' if descending else '_asc'}")
+              for name, field in [("created", "created_at"), ("images", "images_actual"),
+                                  ("updated", "updated_at"), ("completion", "completion_percentage")]
+              for descending in (True, False)),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -201,10 +229,17 @@ class SessionStats(models.Model):
         return f"stats of {self.session_id}"
 
 
+def newest_images_first() -> list[Any]:
+    """The order of images across the library: newest file first, recorded-only images (no file,
+    no time) last; the ``image_newest_first`` index is built from these very expressions."""
+    return [OrderBy(ExpressionWrapper(Q(mtime_ns__isnull=True), output_field=models.BooleanField())),
+            OrderBy(F("mtime_ns"), descending=True), OrderBy(F("id"), descending=True)]
+
+
 class SessionImageQuerySet(models.QuerySet["SessionImage"]):
     INSERT_FIELDS = (
         "session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations",
-        "file_size", "mtime_ns", "width", "height",
+        "file_size", "mtime_ns", "width", "height", "text_id",
     )
 
     def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -264,13 +299,19 @@ class SessionImage(models.Model):
     mtime_ns = models.BigIntegerField(null=True, blank=True)
     width = models.IntegerField(null=True, blank=True)
     height = models.IntegerField(null=True, blank=True)
+    # What search finds the image by (its prompt, negative prompt, variation values), shared with
+    # every image generated from the same text: a run repeats a few prompts over many images.
+    text = models.ForeignKey("ImageText", null=True, blank=True, on_delete=models.PROTECT, related_name="+")
 
     objects = SessionImageQuerySet.as_manager()
 
     class Meta:
         ordering = ["session", "index", "filename"]
         constraints = [models.UniqueConstraint(fields=["session", "filename"], name="unique_image_per_session")]
-        indexes = [models.Index(fields=["session", "index"], name="image_session_index")]
+        indexes = [
+            models.Index(fields=["session", "index"], name="image_session_index"),
+            models.Index(*newest_images_first(), name="image_newest_first"),
+        ]
 
     def __str__(self) -> str:
         return self.filename
@@ -300,6 +341,8 @@ class SessionMetadata(models.Model):
     user_note = models.TextField(blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True, db_index=True)
+    # Folded tags and note (sessions.search.documents), indexed for search.
+    search_text = models.TextField(default="", blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "session metadata"
@@ -328,6 +371,33 @@ class SessionTag(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class ImageText(models.Model):
+    """One distinct search text of images (folded, ``sessions.search.documents``); the full-text
+    index follows it inside the database. Identified by its SHA-1, written once."""
+
+    digest = models.CharField(max_length=40, unique=True)
+    text = models.TextField()
+
+    def __str__(self) -> str:
+        return self.text[:60]
+
+
+class SessionSearch(models.Model):
+    """What search finds a session by: its own words (name, model, tags, note) and the words of
+    its images (their distinct prompts, negative prompts, variation values), folded
+    (sessions.search.documents); the full-text index follows it inside the database."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True, related_name="search")
+    own_text = models.TextField(default="", blank=True)
+    images_text = models.TextField(default="", blank=True)
+
+    class Meta:
+        verbose_name_plural = "session search documents"
+
+    def __str__(self) -> str:
+        return f"search document of {self.session_id}"
 
 
 class AppendOnlyError(Exception):

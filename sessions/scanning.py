@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from sessions.image_files import is_image_name
 from sessions.manifest import MANIFEST_NAME
-from sessions.stats import FolderListing, ImageFile, is_image_name
+from sessions.stats import FolderListing, ImageFile
 
 logger = logging.getLogger(__name__)
 
@@ -55,29 +56,41 @@ def is_session_folder_name(name: str) -> bool:
     return name != DRYRUN_FOLDER and not name.startswith(".")
 
 
-def iter_session_stamps(results_dir: Path) -> Iterator[FolderStamp]:
-    """Stamp every candidate session folder under the root (two ``stat`` calls each)."""
+def iter_folder_mtimes(results_dir: Path) -> Iterator[tuple[str, int]]:
+    """(name, mtime) of every candidate session folder under the root: one ``stat`` each."""
     try:
         entries = os.scandir(results_dir)
     except OSError as exc:
         raise ResultsDirError(f"results folder {results_dir} cannot be listed: {exc.strerror or exc}") from None
     with entries:
         for entry in entries:
-            if not is_session_folder_name(entry.name):
-                continue
-            if not _is_storable(entry.name):
-                logger.warning("skipping folder %r: its name is not valid UTF-8", entry.name)
+            name = entry.name
+            if name == DRYRUN_FOLDER or name.startswith(".") or not _is_storable(name):
                 continue
             try:
                 # Symlinked folders are not followed: files must resolve inside the root.
-                if not entry.is_dir(follow_symlinks=False):
-                    continue
-                yield _stamp(entry.name, entry.path, entry.stat(follow_symlinks=False).st_mtime_ns)
+                if entry.is_dir(follow_symlinks=False):
+                    yield name, entry.stat(follow_symlinks=False).st_mtime_ns
             except FileNotFoundError:
                 continue  # removed while listing
 
 
-def stamp_session_folder(results_dir: Path, name: str) -> FolderStamp | None:
+def folder_mtime(results_dir: Path, name: str) -> int | None:
+    """The mtime of one named session folder, or None when it is not (or no longer) one."""
+    stamp = stamp_session_folder(results_dir, name, with_manifest=False)
+    return stamp.mtime_ns if stamp is not None else None
+
+
+def manifest_stamp(results_dir: Path, name: str) -> tuple[int | None, int | None]:
+    """(mtime, size) of a session folder's manifest, (None, None) without one."""
+    try:
+        stat = os.stat(f"{results_dir}/{name}/{MANIFEST_NAME}")
+    except OSError:
+        return None, None
+    return stat.st_mtime_ns, stat.st_size
+
+
+def stamp_session_folder(results_dir: Path, name: str, *, with_manifest: bool = True) -> FolderStamp | None:
     """The stamp of one named folder, or None when it is not (or no longer) a folder."""
     if not is_session_folder_name(name) or not _is_storable(name) or "/" in name or name in ("", ".."):
         return None
@@ -88,6 +101,8 @@ def stamp_session_folder(results_dir: Path, name: str) -> FolderStamp | None:
         return None
     if not os.path.isdir(path) or os.path.islink(path):
         return None
+    if not with_manifest:
+        return FolderStamp(name, stat.st_mtime_ns, None, None)
     return _stamp(name, path, stat.st_mtime_ns)
 
 

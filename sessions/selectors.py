@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 
 from sessions.models import (
     Event,
@@ -16,24 +16,15 @@ from sessions.models import (
     SessionStatus,
     SessionTag,
     WatcherHeartbeat,
+    newest_images_first,
 )
 
 
-def cover_images() -> Subquery:
-    """The first PNG on disk of each session (by index), for its thumbnail."""
-    return Subquery(
-        SessionImage.objects.filter(session=OuterRef("pk"), file_size__isnull=False, filename__iendswith=".png")
-        .order_by("index", "filename")
-        .values("filename")[:1]
-    )
-
-
 def sessions_with_details() -> QuerySet[Session]:
-    """Sessions with what an API item shows: stats, metadata and its tags, the cover image."""
+    """Sessions with what an API item shows: stats, metadata and its tags."""
     return (
         Session.objects.in_library().select_related("stats", "metadata")
         .prefetch_related(Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
-        .annotate(cover_image=cover_images())
     )
 
 
@@ -47,6 +38,15 @@ def session_events(session: Session) -> QuerySet[Event]:
 
 def session_images(session: Session) -> QuerySet[SessionImage]:
     return SessionImage.objects.filter(session=session).order_by("index", "filename")
+
+
+def library_images() -> QuerySet[SessionImage]:
+    """Images across the library (forgotten sessions' left out), newest first, with their
+    session's name."""
+    forgotten = Session.objects.filter(forgotten_at__isnull=False).values("pk")
+    return (SessionImage.objects.exclude(session_id__in=forgotten).select_related("session")
+            .only(*(f.name for f in SessionImage._meta.concrete_fields), "session__name")
+            .order_by(*newest_images_first()))
 
 
 def metadata_of(session: Session) -> SessionMetadata | None:

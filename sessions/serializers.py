@@ -8,6 +8,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from sessions.image_files import is_thumbnail_source
 from sessions.links import image_url
 from sessions.models import (
     Event,
@@ -19,7 +20,6 @@ from sessions.models import (
     UserRating,
 )
 from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
-from thumbnails.services import is_thumbnail_source
 
 
 class RejectUnknownFieldsMixin(serializers.Serializer):
@@ -197,6 +197,10 @@ class EventSerializer(serializers.ModelSerializer):
 
 
 class ImageSerializer(serializers.ModelSerializer):
+    """An image item. The session's name comes from ``context["session_name"]`` (a session's
+    images) or from ``image.session`` (images across the library)."""
+
+    session_id = serializers.SerializerMethodField(help_text="The session's name.")
     created_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="The file's mtime.")
     exists = serializers.BooleanField(read_only=True, help_text="False: in the manifest, not on disk.")
     applied_variations = serializers.DictField(child=serializers.CharField(allow_null=True))
@@ -205,17 +209,37 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SessionImage
-        fields = ["filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
-                  "file_size", "created_at", "exists", "url", "thumbnail_url"]
+        fields = ["session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations",
+                  "width", "height", "file_size", "created_at", "exists", "url", "thumbnail_url"]
         read_only_fields = fields
 
+    def _session_name(self, image: SessionImage) -> str:
+        return self.context.get("session_name") or image.session.name
+
+    def get_session_id(self, image: SessionImage) -> str:
+        return self._session_name(image)
+
     def get_url(self, image: SessionImage) -> str | None:
-        return image_url(self.context["session_name"], image.filename) if image.exists else None
+        return image_url(self._session_name(image), image.filename) if image.exists else None
 
     def get_thumbnail_url(self, image: SessionImage) -> str | None:
         if not image.exists or not is_thumbnail_source(image.filename):
             return None
-        return image_url(self.context["session_name"], image.filename, thumbnail=True)
+        return image_url(self._session_name(image), image.filename, thumbnail=True)
+
+    def to_representation(self, image: SessionImage) -> dict[str, Any]:
+        # Field by field as DRF would (tests compare the two), without a field object per value.
+        name = self._session_name(image)
+        exists = image.exists
+        return {
+            "session_id": name, "filename": image.filename, "index": image.index, "seed": image.seed,
+            "prompt": image.prompt, "negative_prompt": image.negative_prompt,
+            "applied_variations": image.applied_variations, "width": image.width, "height": image.height,
+            "file_size": image.file_size, "created_at": iso8601(image.created_at), "exists": exists,
+            "url": image_url(name, image.filename) if exists else None,
+            "thumbnail_url": image_url(name, image.filename, thumbnail=True)
+            if exists and is_thumbnail_source(image.filename) else None,
+        }
 
 
 class StatusChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any, NamedTuple
 
+from sessions.image_files import is_image_name
 from sessions.manifest import ImageEntry, Manifest
 
 # 2: numbers too large for a float (1e400) and nested placeholder values read as null.
 STATS_VERSION = 2
-IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 
 _FOLDER_DATE_PATTERNS = (
     re.compile(r"^(?P<date>\d{8})_(?P<time>\d{6})(?:[-_]|$)"),
@@ -112,11 +112,6 @@ class ImageRecord(NamedTuple):
     @property
     def exists(self) -> bool:
         return self.file_size is not None
-
-
-def is_image_name(name: str) -> bool:
-    dot = name.rfind(".")
-    return dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS
 
 
 def completion_percentage(actual: int, expected: int | None) -> float | None:

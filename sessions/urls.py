@@ -3,7 +3,14 @@ from __future__ import annotations
 from django.urls import path, re_path
 from rest_framework.routers import DynamicRoute, SimpleRouter
 
-from sessions.views import HealthView, LibraryStatsView, SessionImageFileView, SessionViewSet, api_not_found
+from sessions.views import (
+    HealthView,
+    LibraryImageViewSet,
+    LibraryStatsView,
+    SessionImageFileView,
+    SessionViewSet,
+    api_not_found,
+)
 
 
 class ContractRouter(SimpleRouter):
@@ -19,6 +26,7 @@ class ContractRouter(SimpleRouter):
 
 router = ContractRouter()
 router.register("sessions", SessionViewSet, basename="session")
+router.register("images", LibraryImageViewSet, basename="image")
 
 urlpatterns = [
     path("sessions/<str:name>/images/<str:filename>", SessionImageFileView.as_view(), name="session-image-file"),

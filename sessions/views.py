@@ -29,7 +29,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions import selectors
-from sessions.filters import ImageFilter, SessionFilter, StrictBooleanField
+from sessions.filters import ImageFilter, LibraryImageFilter, SessionFilter, StrictBooleanField
 from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import EventSource, Session
@@ -247,6 +247,23 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if path is None:
             raise NotFound("this session has no manifest on disk")
         return file_response(request, path, "application/json")
+
+
+@extend_schema_view(list=extend_schema(summary="Images across the library, newest first; q searches them"))
+class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Images of every session in the library."""
+
+    serializer_class = ImageSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = LibraryImageFilter
+    pagination_class = ImagePagination
+
+    def get_queryset(self):
+        return selectors.library_images()
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS)
 
 
 class SessionImageFileView(APIView):

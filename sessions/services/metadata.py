@@ -8,6 +8,8 @@ from typing import Any
 from django.db import transaction
 
 from sessions.models import Session, SessionMetadata, SessionTag
+from sessions.search.documents import metadata_text
+from sessions.services.search_documents import refresh_session_words
 
 EDITABLE_FIELDS = frozenset({"is_test", "is_complete", "is_favorite", "user_rating", "user_note", "tags"})
 MAX_TAGS = 50
@@ -52,4 +54,9 @@ def update_metadata(*, session: Session, changes: dict[str, Any]) -> SessionMeta
                 SessionTag(metadata=metadata, name=name, position=position)
                 for position, name in enumerate(changes["tags"])
             )
+        if "tags" in changes or "user_note" in changes:
+            tags = changes["tags"] if "tags" in changes else metadata.tag_list
+            metadata.search_text = metadata_text(tags=tags, note=metadata.user_note)
+            SessionMetadata.objects.filter(pk=metadata.pk).update(search_text=metadata.search_text)
+            refresh_session_words(session=session)
     return metadata

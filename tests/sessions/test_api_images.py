@@ -16,7 +16,7 @@ SWEEP = "20261121_043621-seed_sweep_test"
 RANDOM = "20261121_043627-random_test"
 SMILING = "FacialExpression:smiling, cheerful expression"
 SAD = "FacialExpression:sad, melancholic expression"
-IMAGE_KEYS = ["filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
+IMAGE_KEYS = ["session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
               "file_size", "created_at", "exists", "url", "thumbnail_url"]
 
 

@@ -1,0 +1,59 @@
+"""Search (SPEC section 9): the one selector every list filters with, and what it stands on.
+
+- ``search_sessions``: a session matches when its own words (name, model, tags, note) and the
+  words of its images, together, hold every included term and none of the excluded ones.
+- ``search_images``: an image matches when its words (prompt, negative prompt, variation
+  values) and its session's own words, together, hold every included term and none of the
+  excluded ones.
+
+Terms are parsed by ``sessions.search.query``; the database's full-text index answers
+(``sessions.search.engines``); documents are written with the rows they describe, in the same
+transaction (the sync writes image texts and session documents, the metadata service a
+session's own words).
+"""
+
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+
+from sessions.search import engines
+from sessions.search.query import SearchQuery, parse_query
+
+__all__ = ["SearchQuery", "parse_query", "rebuild_indexes", "search_images", "search_sessions"]
+
+
+def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> QuerySet:
+    query = text if isinstance(text, SearchQuery) else parse_query(text)
+    if not query:
+        return sessions
+    matching = engines.matching_ids(engines.SESSIONS, include=query.include, exclude=query.exclude)
+    return sessions.filter(pk__in=matching) if query.include else sessions.exclude(pk__in=matching)
+
+
+def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:
+    query = text if isinstance(text, SearchQuery) else parse_query(text)
+    if not query:
+        return images
+    # Most terms are words of image texts: one look-up of that index for all of them. A term some
+    # session's own words hold (its name, model, tags or note) also matches that session's images.
+    by_session = {term for term in (*query.include, *query.exclude)
+                  if engines.any_match(engines.SESSION_OWN_WORDS, term)}
+    in_texts = [term for term in query.include if term not in by_session]
+    if in_texts:
+        images = images.filter(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=in_texts,
+                                                                exclude=query.exclude))
+    elif query.exclude:
+        images = images.exclude(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=(),
+                                                                 exclude=query.exclude))
+    for term in query.include:
+        if term in by_session:
+            images = images.filter(Q(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=[term]))
+                                   | Q(session_id__in=engines.matching_ids(engines.SESSION_OWN_WORDS, include=[term])))
+    for term in query.exclude:
+        if term in by_session:
+            images = images.exclude(session_id__in=engines.matching_ids(engines.SESSION_OWN_WORDS, include=[term]))
+    return images
+
+
+def rebuild_indexes() -> None:
+    engines.rebuild()

@@ -1,0 +1,96 @@
+"""The database's own full-text machinery: SQLite FTS5 tables, PostgreSQL tsvector columns.
+
+Both hold the same folded words (``sessions.search.text``); each engine turns a parsed query
+into its own syntax here, and answers "which rows match" as a subquery of ids, so that every
+list applies its other filters, order and page around it. The indexes themselves are created
+by migration 0004 (FTS5 tables ``gen_sessions_*_fts`` on SQLite, generated ``tsvector``
+columns on PostgreSQL).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models.expressions import RawSQL
+
+from sessions.search.query import Term
+
+IMAGE_TEXTS = "image texts"
+SESSIONS = "sessions"
+SESSION_OWN_WORDS = "sessions' own words"
+
+
+@dataclass(frozen=True)
+class _Index:
+    fts_table: str  # SQLite: the FTS5 table
+    fts_column: str | None  # SQLite: the one column searched (None: all)
+    table: str  # PostgreSQL: the table holding the tsvector
+    vector: str  # PostgreSQL: the tsvector column
+    key: str  # the id column the subquery answers with
+
+
+_INDEXES = {
+    IMAGE_TEXTS: _Index("gen_sessions_imagetext_fts", None, "gen_sessions_imagetext", "search_vector", "id"),
+    SESSIONS: _Index("gen_sessions_session_fts", None, "gen_sessions_sessionsearch", "search_vector", "session_id"),
+    SESSION_OWN_WORDS: _Index("gen_sessions_session_fts", "own_text", "gen_sessions_sessionsearch", "own_vector",
+                              "session_id"),
+}
+
+
+def _fts5_term(term: Term) -> str:
+    # Words are letters and digits only (folded), so they need no escaping inside quotes.
+    return f'"{" ".join(term.words)}"' + ("*" if term.prefix else "")
+
+
+def _tsquery_term(term: Term) -> str:
+    lexemes = [f"'{word}'" for word in term.words]
+    if term.prefix:
+        lexemes[-1] += ":*"
+    return lexemes[0] if len(lexemes) == 1 else "(" + " <-> ".join(lexemes) + ")"
+
+
+def _expression(include: Sequence[Term], exclude: Sequence[Term]) -> str:
+    """Rows with every ``include`` term and no ``exclude`` term; with no ``include`` term,
+    rows with any ``exclude`` term (the caller takes the others)."""
+    if connection.vendor == "postgresql":
+        if not include:
+            return " | ".join(_tsquery_term(term) for term in exclude)
+        return " & ".join([*(_tsquery_term(t) for t in include), *(f"!{_tsquery_term(t)}" for t in exclude)])
+    if not include:
+        return " OR ".join(_fts5_term(term) for term in exclude)
+    expression = "(" + " AND ".join(_fts5_term(term) for term in include) + ")"
+    return expression + "".join(f" NOT {_fts5_term(term)}" for term in exclude)
+
+
+def matching_ids(index: str, *, include: Sequence[Term], exclude: Sequence[Term] = ()) -> RawSQL:
+    """A subquery of the ids (``_Index.key``) whose document has every ``include`` term and no
+    ``exclude`` term; with no ``include`` term, of those with any ``exclude`` term."""
+    target = _INDEXES[index]
+    expression = _expression(include, exclude)
+    if connection.vendor == "postgresql":
+        return RawSQL(f"SELECT {target.key} FROM {target.table} "
+                      f"WHERE {target.vector} @@ to_tsquery('simple'::regconfig, %s)", [expression])
+    if target.fts_column is not None:
+        expression = f"{{{target.fts_column}}} : ({expression})"
+    return RawSQL(f"SELECT rowid FROM {target.fts_table} WHERE {target.fts_table} MATCH %s", [expression])
+
+
+def any_match(index: str, term: Term) -> bool:
+    """Whether any document of ``index`` holds ``term`` (one indexed look-up)."""
+    subquery = matching_ids(index, include=[term])
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM ({subquery.sql}) AS found LIMIT 1", subquery.params)
+        return cursor.fetchone() is not None
+
+
+def rebuild() -> None:
+    """Rebuild every index from its documents (``syncsessions --rebuild``)."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for index in ("gen_sessions_imagetext_fts", "gen_sessions_session_fts", "gen_sessions_session_own_fts"):
+                cursor.execute(f"REINDEX INDEX {index}")
+        else:
+            for table in ("gen_sessions_imagetext_fts", "gen_sessions_session_fts"):
+                cursor.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
