@@ -77,9 +77,9 @@ class Server:
         self.process.wait(timeout=10)
 
 
-def timings(port: int, token: str, path: str, count: int) -> list[float]:
+def timings(port: int, token: str, path: str, count: int, *, headers: dict[str, str] | None = None) -> list[float]:
     connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = headers or {"Authorization": f"Bearer {token}"}
     for _ in range(10):  # warm up: connections, caches, code paths
         connection.request("GET", path, headers=headers)
         response = connection.getresponse()

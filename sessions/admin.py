@@ -31,6 +31,7 @@ from sessions.models import (
     Session,
     SessionMetadata,
     SessionQuerySet,
+    SessionStats,
     SessionStatus,
     UserRating,
 )
@@ -92,8 +93,9 @@ class ModelFilter(admin.SimpleListFilter):
     title, parameter_name = "model", "model"
 
     def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list[tuple[str, str]]:
-        models = (Session.objects.exclude(stats__sd_model=None).order_by("stats__sd_model")
-                  .values_list("stats__sd_model", flat=True).distinct())
+        # From the stats' own index, without a join: one walk of the distinct names.
+        models = (SessionStats.objects.exclude(sd_model=None).order_by("sd_model")
+                  .values_list("sd_model", flat=True).distinct())
         return [(model, model) for model in models]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -203,12 +205,14 @@ class SessionAdmin(admin.ModelAdmin):
     inlines = [MetadataInline]
     list_display = ["thumbnail", "name", "created_at", "status_badge", "sd_model", "images", "favourite", "test_run"]
     list_display_links = ["thumbnail", "name"]
-    list_filter = ["status", FavouriteFilter, TestFilter, SeedSweepFilter, CompleteFilter, ModelFilter, MissingFilter,
-                   SyncErrorFilter]
+    # Dates as a list filter (today, the past 7 days, this month, this year): a date hierarchy
+    # would read every session's date to draw itself.
+    list_filter = ["status", ("created_at", admin.DateFieldListFilter), FavouriteFilter, TestFilter, SeedSweepFilter,
+                   CompleteFilter, ModelFilter, MissingFilter, SyncErrorFilter]
     list_select_related = ["stats", "metadata"]
     search_fields = ["name"]  # shows the search box; the search itself is sessions.search's
-    date_hierarchy = "created_at"
     list_per_page = 50
+    show_full_result_count = False  # one count per page, not two
     ordering = ["-created_at", "-id"]
     actions = ["mark_completed", "mark_aborted", "forget"]
     change_list_template = "admin/gen_sessions/session/change_list.html"
@@ -475,11 +479,11 @@ class EventAdmin(admin.ModelAdmin):
     """Read-only for everyone, superusers included: events are never changed or removed."""
 
     list_display = ["timestamp", "session", "kind", "from_status", "to_status", "source", "performer_id", "reason"]
-    list_filter = ["kind", "source", "performer_id"]
+    list_filter = [("timestamp", admin.DateFieldListFilter), "kind", "source", "performer_id"]
     list_select_related = ["session"]
     search_fields = ["session__name"]
-    date_hierarchy = "timestamp"
     list_per_page = 100
+    show_full_result_count = False
     ordering = ["-timestamp", "-id"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:

@@ -181,6 +181,10 @@ class Session(models.Model):
         # so that any page, however deep, is a walk along an index (SPEC section 8's orderings).
         indexes = [
             models.Index(fields=["status", "last_activity_at"], name="session_status_activity"),
+            # /api/stats: counts and images per status, from this index alone.
+            models.Index(fields=["status", "images_actual"], name="session_present_counts",
+                         condition=Q(is_missing=False) & IN_LIBRARY),
+            models.Index(fields=["id"], name="session_forgotten", condition=~IN_LIBRARY),
             *(models.Index(*list_order(field, descending=descending), condition=IN_LIBRARY,
                            name=f"session_by_{name}{'' if descending else '_asc'}")
               for name, field in [("created", "created_at"), ("images", "images_actual"),

@@ -27,7 +27,9 @@ def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> Query
     if not query:
         return sessions
     matching = engines.matching_ids(engines.SESSIONS, include=query.include, exclude=query.exclude)
-    return sessions.filter(pk__in=matching) if query.include else sessions.exclude(pk__in=matching)
+    if not query.include:
+        return sessions.exclude(pk__in=matching)
+    return sessions.filter(engines.Within("id", matching, walk=engines.is_dense(matching)))
 
 
 def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:
@@ -40,8 +42,9 @@ def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:
                   if engines.any_match(engines.SESSION_OWN_WORDS, term)}
     in_texts = [term for term in query.include if term not in by_session]
     if in_texts:
-        images = images.filter(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=in_texts,
-                                                                exclude=query.exclude))
+        texts = engines.matching_ids(engines.IMAGE_TEXTS, include=in_texts, exclude=query.exclude)
+        dense = engines.is_dense(texts, through="gen_sessions_sessionimage.text_id")
+        images = images.filter(engines.Within("text_id", texts, walk=dense))
     elif query.exclude:
         images = images.exclude(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=(),
                                                                  exclude=query.exclude))

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
+from django.db.models import BooleanField, Expression
 from django.db.models.expressions import RawSQL
 
 from sessions.search.query import Term
@@ -94,3 +96,44 @@ def rebuild() -> None:
         else:
             for table in ("gen_sessions_imagetext_fts", "gen_sessions_session_fts"):
                 cursor.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
+
+
+# Matches beyond this many make a search "dense": the page is then found by walking the list's
+# order (its index) and testing each row, instead of fetching every match and sorting them.
+DENSE_AT = 2_000
+
+
+def is_dense(subquery: RawSQL, *, through: str | None = None) -> bool:
+    """Whether ``subquery`` answers at least DENSE_AT ids, counting no further than that.
+    ``through``: ``"<table>.<column>"`` whose rows (not the subquery's) are counted."""
+    if through is None:
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM ({subquery.sql}) AS found LIMIT {DENSE_AT}) AS capped"
+    else:
+        table, column = through.split(".")
+        sql = (f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} IN ({subquery.sql}) "
+               f"LIMIT {DENSE_AT}) AS capped")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, subquery.params)
+        return cursor.fetchone()[0] >= DENSE_AT
+
+
+class Within(Expression):
+    """``<column> IN (<matching ids>)`` as a filter. With ``walk``, the column is wrapped so that
+    no index serves the test: both databases then walk the list's order (an index) and test
+    each row against the matches, which finds a page of a dense search at once."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, column: str, matching: RawSQL, *, walk: bool = False) -> None:
+        super().__init__(output_field=BooleanField())
+        self.column = column
+        self.matching = matching
+        self.walk = walk
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        alias = compiler.query.get_initial_alias()
+        column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name(self.column)}"
+        if self.walk:
+            column = f"({column} + 0)"
+        return f"{column} IN ({self.matching.sql})", list(self.matching.params)

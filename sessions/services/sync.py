@@ -21,12 +21,14 @@ from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from sessions.lifecycle import mark_missing
-from sessions.models import ResultsFolderAlarm, Session
+from sessions.models import ImageText, ResultsFolderAlarm, Session, SessionImage
 from sessions.reading import FolderRead, read_session_folder
 from sessions.scanning import check_results_dir, folder_mtime, iter_folder_mtimes, manifest_stamp
+from sessions.search import rebuild_indexes
 from sessions.services.writing import BatchOutcome, SessionBatchWriter
 from sessions.stats import STATS_VERSION
 
@@ -42,6 +44,28 @@ MISSING_ALARM_AT_LEAST = 10
 
 def results_folder_looks_wrong(*, vanishing: int, present: int) -> bool:
     return vanishing >= MISSING_ALARM_AT_LEAST and vanishing * 2 > present
+
+
+# After a sync that wrote this much, the query planner's statistics are refreshed: the plans of
+# the lists (an index walk for a common word, a look-up for a rare one) depend on them.
+ANALYZE_AFTER_SESSIONS = 2_000
+ANALYZE_AFTER_IMAGES = 50_000
+
+
+def refresh_planner_statistics() -> None:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE")
+        else:
+            # A sample of each index, not a full scan: seconds on a million rows otherwise.
+            cursor.execute("PRAGMA analysis_limit = 1000")
+            cursor.execute("ANALYZE")
+
+
+def forget_unused_image_texts() -> int:
+    """Image texts no image uses any more (``--rebuild``): they are only kept to be shared."""
+    unused = ImageText.objects.filter(~Exists(SessionImage.objects.filter(text_id=OuterRef("pk"))))
+    return unused.delete()[0]
 
 
 # A batch is written in one transaction: big enough to amortise the round trips, small
@@ -194,6 +218,11 @@ class SessionSynchronizer:
             report.missing = mark_missing(session_ids=[known[name].pk for name in vanished], now=self.clock())
         if self.known is not None and (to_read or vanished):
             self.known.forget([*to_read, *vanished])
+        if self.rebuild and names is None and not report.interrupted:
+            forget_unused_image_texts()
+            rebuild_indexes()
+        if report.created + report.updated >= ANALYZE_AFTER_SESSIONS or report.images_written >= ANALYZE_AFTER_IMAGES:
+            refresh_planner_statistics()
         report.seconds = time.perf_counter() - started
         return report
 
