@@ -21,6 +21,9 @@ from sessions.search.query import SearchQuery, parse_query
 
 __all__ = ["SearchQuery", "parse_query", "rebuild_indexes", "search_images", "search_sessions"]
 
+# A search matching more distinct image texts than this is dense whatever their images.
+MANY_TEXTS = 500
+
 
 def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> QuerySet:
     query = text if isinstance(text, SearchQuery) else parse_query(text)
@@ -29,7 +32,8 @@ def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> Query
     matching = engines.matching_ids(engines.SESSIONS, include=query.include, exclude=query.exclude)
     if not query.include:
         return sessions.exclude(pk__in=matching)
-    return sessions.filter(engines.Within("id", matching, walk=engines.is_dense(matching)))
+    ids = engines.few_ids(matching)
+    return sessions.filter(engines.Within("id", ids if ids is not None else matching, walk=ids is None))
 
 
 def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:
@@ -43,8 +47,12 @@ def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:
     in_texts = [term for term in query.include if term not in by_session]
     if in_texts:
         texts = engines.matching_ids(engines.IMAGE_TEXTS, include=in_texts, exclude=query.exclude)
-        dense = engines.is_dense(texts, through="gen_sessions_sessionimage.text_id")
-        images = images.filter(engines.Within("text_id", texts, walk=dense))
+        text_ids = engines.few_ids(texts, fewer_than=MANY_TEXTS)
+        if text_ids is None:
+            images = images.filter(engines.Within("text_id", texts, walk=True))
+        else:
+            dense = engines.rows_reach("gen_sessions_sessionimage", "text_id", text_ids)
+            images = images.filter(engines.Within("text_id", text_ids, walk=dense))
     elif query.exclude:
         images = images.exclude(text_id__in=engines.matching_ids(engines.IMAGE_TEXTS, include=(),
                                                                  exclude=query.exclude))

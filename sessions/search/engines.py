@@ -98,42 +98,56 @@ def rebuild() -> None:
                 cursor.execute(f"INSERT INTO {table}({table}) VALUES ('rebuild')")
 
 
-# Matches beyond this many make a search "dense": the page is then found by walking the list's
-# order (its index) and testing each row, instead of fetching every match and sorting them.
+# Matches beyond this many make a search "dense": its page is then found by walking the list's
+# order (an index) and testing each row, instead of fetching every match and sorting them.
+# Fewer are handed to the database as plain ids, so that its planner knows how few they are.
 DENSE_AT = 2_000
 
 
-def is_dense(subquery: RawSQL, *, through: str | None = None) -> bool:
-    """Whether ``subquery`` answers at least DENSE_AT ids, counting no further than that.
-    ``through``: ``"<table>.<column>"`` whose rows (not the subquery's) are counted."""
-    if through is None:
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM ({subquery.sql}) AS found LIMIT {DENSE_AT}) AS capped"
-    else:
-        table, column = through.split(".")
-        sql = (f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} IN ({subquery.sql}) "
-               f"LIMIT {DENSE_AT}) AS capped")
+def few_ids(subquery: RawSQL, *, fewer_than: int | None = None) -> list[int] | None:
+    """The ids ``subquery`` answers when there are fewer than ``fewer_than`` (DENSE_AT); None
+    otherwise (counting no further)."""
+    fewer_than = fewer_than or DENSE_AT
     with connection.cursor() as cursor:
-        cursor.execute(sql, subquery.params)
-        return cursor.fetchone()[0] >= DENSE_AT
+        cursor.execute(f"SELECT * FROM ({subquery.sql}) AS found LIMIT {fewer_than}", subquery.params)
+        ids = [row[0] for row in cursor.fetchall()]
+    return ids if len(ids) < fewer_than else None
+
+
+def rows_reach(table: str, column: str, ids: Sequence[int], *, at_least: int | None = None) -> bool:
+    """Whether ``table`` has at least ``at_least`` (DENSE_AT) rows whose ``column`` is one of ``ids``."""
+    at_least = at_least or DENSE_AT
+    if not ids:
+        return False
+    marks = ", ".join(["%s"] * len(ids))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE {column} IN ({marks}) LIMIT {at_least}) "
+                       "AS capped", list(ids))
+        return cursor.fetchone()[0] >= at_least
 
 
 class Within(Expression):
-    """``<column> IN (<matching ids>)`` as a filter. With ``walk``, the column is wrapped so that
-    no index serves the test: both databases then walk the list's order (an index) and test
-    each row against the matches, which finds a page of a dense search at once."""
+    """``<column> IN (<matches>)`` as a filter, the matches a subquery or a list of ids. With
+    ``walk``, the column is wrapped so that no index serves the test: both databases then walk
+    the list's order (an index) and test each row, which finds a page of a dense search at once."""
 
     conditional = True
     output_field = BooleanField()
 
-    def __init__(self, column: str, matching: RawSQL, *, walk: bool = False) -> None:
+    def __init__(self, column: str, matches: RawSQL | Sequence[int], *, walk: bool = False) -> None:
         super().__init__(output_field=BooleanField())
         self.column = column
-        self.matching = matching
+        self.matches = matches
         self.walk = walk
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         alias = compiler.query.get_initial_alias()
         column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name(self.column)}"
-        if self.walk:
+        # Only an ordered query (a page) has an order to walk; a count goes through the index.
+        if self.walk and compiler.query.order_by:
             column = f"({column} + 0)"
-        return f"{column} IN ({self.matching.sql})", list(self.matching.params)
+        if isinstance(self.matches, RawSQL):
+            return f"{column} IN ({self.matches.sql})", list(self.matches.params)
+        if not self.matches:
+            return "1 = 0", []
+        return f"{column} IN ({', '.join(['%s'] * len(self.matches))})", list(self.matches)
