@@ -212,8 +212,10 @@ class LibraryImageFilter(ImageFilter):
 
     q = filters.CharFilter(method="search", help_text=SEARCH_HELP)
     session = filters.CharFilter(field_name="session__name", help_text="Images of the session with this name.")
-    model = filters.CharFilter(field_name="session__stats__sd_model", lookup_expr="icontains",
-                               help_text="Case-insensitive part of the model checkpoint name.")
+    model = filters.CharFilter(method="filter_model", help_text="Case-insensitive part of the model checkpoint name "
+                                                                "(the image's own, else its session's).")
+    generator = filters.CharFilter(field_name="generator", lookup_expr="iexact",
+                                   help_text="sdgen, AUTOMATIC1111, ComfyUI, InvokeAI, NovelAI or Fooocus.")
     liked = FlagFilter(flag="favourite", through="session", help_text="Images of favourite sessions.")
 
     class Meta:
@@ -222,3 +224,7 @@ class LibraryImageFilter(ImageFilter):
 
     def search(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         return search_images(queryset, value)
+
+    def filter_model(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
+        return queryset.filter(Q(params__sd_model__icontains=value)
+                               | Q(params__isnull=True, session__stats__sd_model__icontains=value))

@@ -225,6 +225,8 @@ class SessionStats(models.Model):
     last_image_created_at = models.DateTimeField(null=True, blank=True)
     stats_computed_at = models.DateTimeField()
     stats_version = models.PositiveIntegerField()
+    # "manifest", or "images" for a folder without one: read from the parameters in its images.
+    source = models.CharField(max_length=16, default="manifest")
 
     class Meta:
         verbose_name_plural = "session stats"
@@ -243,7 +245,7 @@ def newest_images_first() -> list[Any]:
 class SessionImageQuerySet(models.QuerySet["SessionImage"]):
     INSERT_FIELDS = (
         "session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations",
-        "file_size", "mtime_ns", "width", "height", "text_id",
+        "file_size", "mtime_ns", "generator", "params", "width", "height", "text_id",
     )
 
     def insert_rows(self, rows: Sequence[tuple[Any, ...]]) -> int:
@@ -259,10 +261,11 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
         columns = [model._meta.get_field(name.removesuffix("_id")).column  # type: ignore[union-attr]
                    for name in self.INSERT_FIELDS]
         json_position = self.INSERT_FIELDS.index("applied_variations")
+        params_position = self.INSERT_FIELDS.index("params")
         adapt_json = connection.ops.adapt_json_value
         table = connection.ops.quote_name(str(model._meta.db_table))
         column_list = ", ".join(connection.ops.quote_name(str(column)) for column in columns)
-        params = []
+        prepared = []
         # A run repeats a handful of variation combinations: encode each combination once.
         encoded: dict[tuple, Any] = {}
         for values in rows:
@@ -272,7 +275,9 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
             if key not in encoded:
                 encoded[key] = adapt_json(variations, None)
             row[json_position] = encoded[key]
-            params.append(row)
+            if row[params_position] is not None:
+                row[params_position] = adapt_json(row[params_position], None)
+            prepared.append(row)
         with connection.cursor() as cursor:
             if connection.vendor == "postgresql":
                 # COPY is several times faster than psycopg's pipelined executemany. It runs on the
@@ -280,12 +285,12 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
                 with connection.wrap_database_errors, cursor.cursor.copy(
                     f"COPY {table} ({column_list}) FROM STDIN"
                 ) as copy:
-                    for row in params:
+                    for row in prepared:
                         copy.write_row(row)
             else:
                 placeholders = ", ".join(["%s"] * len(columns))
-                cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", params)
-        return len(params)
+                cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)
+        return len(prepared)
 
 
 class SessionImage(models.Model):
@@ -303,6 +308,12 @@ class SessionImage(models.Model):
     mtime_ns = models.BigIntegerField(null=True, blank=True)
     width = models.IntegerField(null=True, blank=True)
     height = models.IntegerField(null=True, blank=True)
+    # "sdgen" for an image its session's manifest describes; else the generator whose parameters
+    # the image itself carries (sessions.image_parameters), or null.
+    generator = models.CharField(max_length=16, null=True, blank=True)
+    # The parameters the image carries itself (null for an image the manifest describes: its
+    # session's stats hold them; {} when it carries none).
+    params = models.JSONField(null=True, blank=True)
     # What search finds the image by (its prompt, negative prompt, variation values), shared with
     # every image generated from the same text: a run repeats a few prompts over many images.
     text = models.ForeignKey("ImageText", null=True, blank=True, on_delete=models.PROTECT, related_name="+")

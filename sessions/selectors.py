@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from sessions.image_parameters import PARAM_KEYS
 from sessions.models import (
     Event,
     ResultsFolderAlarm,
@@ -42,13 +43,14 @@ def session_images(session: Session) -> QuerySet[SessionImage]:
 
 def library_images() -> QuerySet[SessionImage]:
     """Images across the library (forgotten sessions' left out), newest first, with their
-    session's name."""
+    session's name and the settings its manifest gives (an sdgen image's parameters)."""
     images = SessionImage.objects.all()
     forgotten = Session.objects.filter(forgotten_at__isnull=False).values("pk")
     if forgotten.exists():  # seldom: no test per image at all then
         images = images.exclude(session_id__in=forgotten)
-    return (images.select_related("session")
-            .only(*(f.name for f in SessionImage._meta.concrete_fields), "session__name")
+    settings = [f"session__stats__{key}" for key in PARAM_KEYS]
+    return (images.select_related("session__stats")
+            .only(*(f.name for f in SessionImage._meta.concrete_fields), "session__name", *settings)
             .order_by(*newest_images_first()))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from rest_framework import serializers
 
 from sessions.image_files import is_thumbnail_source
+from sessions.image_parameters import PARAM_KEYS
 from sessions.links import image_url
 from sessions.models import (
     Event,
@@ -71,7 +72,7 @@ class StatsSerializer(serializers.ModelSerializer):
             "images_expected", "images_actual", "images_recorded", "completion_percentage", "is_seed_sweep",
             "placeholders", "variations_summary", "variations_theoretical", "session_created_at",
             "manifest_generated_at", "first_image_created_at", "last_image_created_at", "stats_computed_at",
-            "stats_version",
+            "stats_version", "source",
         ]
         read_only_fields = fields
 
@@ -196,11 +197,24 @@ class EventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+def image_params(image: SessionImage, stats: SessionStats | None) -> dict[str, Any]:
+    """The settings an image was made with: its own (other generators), else its session's
+    manifest's (sdgen); each null when unknown."""
+    if image.params is not None:
+        return {key: image.params.get(key) for key in PARAM_KEYS}
+    return {key: getattr(stats, key) if stats is not None else None for key in PARAM_KEYS}
+
+
 class ImageSerializer(serializers.ModelSerializer):
-    """An image item. The session's name comes from ``context["session_name"]`` (a session's
-    images) or from ``image.session`` (images across the library)."""
+    """An image item. The session comes from ``context["session"]`` (a session's images) or
+    from ``image.session`` (images across the library, with its stats)."""
 
     session_id = serializers.SerializerMethodField(help_text="The session's name.")
+    generator = serializers.CharField(allow_null=True, help_text='"sdgen", or the generator whose parameters the '
+                                                                 "image carries (AUTOMATIC1111, ComfyUI, InvokeAI, "
+                                                                 "NovelAI, Fooocus); null when unknown.")
+    params = serializers.DictField(help_text="sd_model, sampler_name, scheduler, steps, cfg_scale, width, height; "
+                                             "each null when unknown.")
     created_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="The file's mtime.")
     exists = serializers.BooleanField(read_only=True, help_text="False: in the manifest, not on disk.")
     applied_variations = serializers.DictField(child=serializers.CharField(allow_null=True))
@@ -209,12 +223,16 @@ class ImageSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SessionImage
-        fields = ["session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations",
-                  "width", "height", "file_size", "created_at", "exists", "url", "thumbnail_url"]
+        fields = ["session_id", "filename", "index", "generator", "seed", "prompt", "negative_prompt", "params",
+                  "applied_variations", "width", "height", "file_size", "created_at", "exists", "url",
+                  "thumbnail_url"]
         read_only_fields = fields
 
+    def _session(self, image: SessionImage) -> Session:
+        return self.context.get("session") or image.session
+
     def _session_name(self, image: SessionImage) -> str:
-        return self.context.get("session_name") or image.session.name
+        return self._session(image).name
 
     def get_session_id(self, image: SessionImage) -> str:
         return self._session_name(image)
@@ -229,11 +247,13 @@ class ImageSerializer(serializers.ModelSerializer):
 
     def to_representation(self, image: SessionImage) -> dict[str, Any]:
         # Field by field as DRF would (tests compare the two), without a field object per value.
-        name = self._session_name(image)
+        session = self._session(image)
+        name = session.name
         exists = image.exists
         return {
-            "session_id": name, "filename": image.filename, "index": image.index, "seed": image.seed,
-            "prompt": image.prompt, "negative_prompt": image.negative_prompt,
+            "session_id": name, "filename": image.filename, "index": image.index, "generator": image.generator,
+            "seed": image.seed, "prompt": image.prompt, "negative_prompt": image.negative_prompt,
+            "params": image_params(image, getattr(session, "stats", None)),
             "applied_variations": image.applied_variations, "width": image.width, "height": image.height,
             "file_size": image.file_size, "created_at": iso8601(image.created_at), "exists": exists,
             "url": image_url(name, image.filename) if exists else None,

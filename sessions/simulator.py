@@ -144,8 +144,9 @@ def a1111_parameters(plan: SessionPlan, image: PlannedImage) -> str:
     )
 
 
-def png_bytes(*, width: int, height: int, seed: int, parameters: str) -> bytes:
-    """A PNG with the A1111 ``parameters`` chunk: a gradient whose colours follow the seed."""
+def png_bytes(*, width: int, height: int, seed: int, parameters: str | None) -> bytes:
+    """A PNG with the A1111 ``parameters`` chunk (none when None): a gradient whose colours
+    follow the seed."""
     from PIL import Image, PngImagePlugin
 
     rng = random.Random(seed)
@@ -154,7 +155,8 @@ def png_bytes(*, width: int, height: int, seed: int, parameters: str) -> bytes:
     mask = Image.linear_gradient("L").resize((width, height))
     picture = Image.composite(Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top), mask)
     info = PngImagePlugin.PngInfo()
-    info.add_text("parameters", parameters)
+    if parameters is not None:
+        info.add_text("parameters", parameters)
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", pnginfo=info)
     return buffer.getvalue()

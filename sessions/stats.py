@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone, tzinfo
 from typing import Any, NamedTuple
@@ -18,7 +19,8 @@ from sessions.image_files import is_image_name
 from sessions.manifest import ImageEntry, Manifest
 
 # 2: numbers too large for a float (1e400) and nested placeholder values read as null.
-STATS_VERSION = 2
+# 3: folders without a manifest: stats from the parameters inside their images.
+STATS_VERSION = 3
 
 _FOLDER_DATE_PATTERNS = (
     re.compile(r"^(?P<date>\d{8})_(?P<time>\d{6})(?:[-_]|$)"),
@@ -92,6 +94,7 @@ class StatsData:
     first_image_created_at: datetime | None
     last_image_created_at: datetime | None
     stats_version: int = STATS_VERSION
+    source: str = "manifest"  # or "images": a folder without a manifest, read from its images
 
 
 class ImageRecord(NamedTuple):
@@ -108,6 +111,7 @@ class ImageRecord(NamedTuple):
     applied_variations: dict[str, Any]
     file_size: int | None = None
     mtime_ns: int | None = None
+    described: bool = False  # the manifest lists it (else its own metadata may say what it is)
 
     @property
     def exists(self) -> bool:
@@ -242,7 +246,7 @@ def _record(name: str, found: tuple[int, ImageEntry] | None, size: int | None, m
     if found is not None:
         position, entry = found
         return ImageRecord(name, position, entry.seed, entry.prompt, entry.negative_prompt,
-                           dict(entry.applied_variations or {}), size, mtime_ns)
+                           dict(entry.applied_variations or {}), size, mtime_ns, True)
     parsed = _FILENAME_PATTERN.search(name)
     index = int(parsed["index"]) if parsed else None
     seed = int(parsed["seed"]) if parsed and parsed["seed"] is not None else None
@@ -270,3 +274,59 @@ def from_ns(mtime_ns: int) -> datetime:
 
 def _rises_by_one(seeds: Sequence[int]) -> bool:
     return all(later == earlier + 1 for earlier, later in zip(seeds, seeds[1:]))
+
+
+class ImageFacts(NamedTuple):
+    """What one image says about how it was made (its own metadata), for image-derived stats."""
+
+    prompt: str | None
+    negative_prompt: str | None
+    seed: int | None
+    params: Mapping[str, Any]
+    mtime_ns: int | None
+
+
+def stats_from_images(images: Sequence[ImageFacts]) -> StatsData | None:
+    """Stats of a folder without a manifest, from the parameters inside its images (SPEC section
+    3): the most common value of each setting, the seed range, and the seed sweep and seed mode
+    by the manifest's rules. None when no image says anything."""
+    said = [image for image in images
+            if image.prompt or image.seed is not None or any(value is not None for value in image.params.values())]
+    if not said:
+        return None
+    seeds = [image.seed for image in said if image.seed is not None]
+    prompts = {image.prompt for image in said}
+    mtimes = [image.mtime_ns for image in images if image.mtime_ns is not None]
+    sweep = len(seeds) >= 2 and len(seeds) == len(said) and _rises_by_one(seeds) and len(prompts) == 1
+    return StatsData(
+        sd_model=_most_common(image.params.get("sd_model") for image in said),
+        sampler_name=_most_common(image.params.get("sampler_name") for image in said),
+        scheduler=_most_common(image.params.get("scheduler") for image in said),
+        steps=_most_common(image.params.get("steps") for image in said),
+        cfg_scale=_most_common(image.params.get("cfg_scale") for image in said),
+        width=_most_common(image.params.get("width") for image in said),
+        height=_most_common(image.params.get("height") for image in said),
+        template_version=None,
+        generation_mode=None,
+        seed_mode=infer_seed_mode(seeds),
+        seed_base=None,
+        seed_min=min(seeds) if seeds else None,
+        seed_max=max(seeds) if seeds else None,
+        resolved_prompt=_most_common(image.prompt for image in said),
+        negative_prompt=_most_common(image.negative_prompt for image in said),
+        images_recorded=0,
+        is_seed_sweep=sweep,
+        placeholders={},
+        variations_summary={},
+        variations_theoretical=None,
+        manifest_generated_at=None,
+        first_image_created_at=from_ns(min(mtimes)) if mtimes else None,
+        last_image_created_at=from_ns(max(mtimes)) if mtimes else None,
+        source="images",
+    )
+
+
+def _most_common(values: Iterable[Any]) -> Any:
+    """The value given most often (the first one seen among equals); None when none is given."""
+    counts = Counter(value for value in values if value is not None)
+    return max(counts, key=counts.__getitem__) if counts else None

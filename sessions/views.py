@@ -137,7 +137,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return session
 
     def session(self) -> Session:
-        session = Session.objects.in_library().filter(name=self.kwargs["name"]).first()
+        session = Session.objects.in_library().select_related("stats").filter(name=self.kwargs["name"]).first()
         if session is None:
             raise no_such_session(self.kwargs["name"])
         return session
@@ -182,8 +182,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @staticmethod
     def _stats_of(session: Session):
         stats = getattr(session, "stats", None)
-        if stats is None or not session.has_manifest:
-            raise NotFound("this session has no readable manifest, so no stats")
+        if stats is None or (stats.source == "manifest" and not session.has_manifest):
+            raise NotFound("this session has no readable manifest, and its images carry no parameters: no stats")
         return stats
 
     @extend_schema(methods=["GET"], summary="The session's user metadata (defaults until first set)",
@@ -237,7 +237,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"session_name": name}).data)
+        return self.get_paginated_response(ImageSerializer(page, many=True, context={"session": session}).data)
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])

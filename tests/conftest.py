@@ -108,7 +108,7 @@ _TINY_PNG: bytes | None = None
 def tiny_png() -> bytes:
     global _TINY_PNG
     if _TINY_PNG is None:
-        _TINY_PNG = png_bytes(width=4, height=6, seed=1, parameters="test")
+        _TINY_PNG = png_bytes(width=4, height=6, seed=1, parameters=None)  # carries no parameters
     return _TINY_PNG
 
 

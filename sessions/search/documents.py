@@ -1,7 +1,8 @@
 """The words each search document holds (SPEC section 9), folded by ``sessions.search.text``.
 
 - An image text (``ImageText``, shared by every image generated from it): the prompt, the
-  negative prompt, and the variation values the prompt does not already hold.
+  negative prompt, the variation values the prompt does not already hold, and the model an
+  image of another generator names itself.
 - A session (``SessionSearch``): its own words (name, model, tags, note) and the words of
   every distinct text of its images.
 """
@@ -36,13 +37,17 @@ class TextFolder:
             folded = self._folded[text] = fold(text)
         return folded
 
-    def image_text(self, *, prompt: str | None, negative_prompt: str | None, variations: Mapping[str, Any]) -> str:
+    def image_text(self, *, prompt: str | None, negative_prompt: str | None, variations: Mapping[str, Any],
+                   model: str | None = None) -> str:
+        """An image's words: prompt, negative prompt, the variation values the prompt does not
+        hold already (sdgen's prompts hold theirs), and the model it names itself, if any."""
         words = self.fold(prompt)
         parts = [words, self.fold(negative_prompt)]
         for value in variations.values():
             folded = self.fold(str(value)) if value is not None else ""
-            if folded and f" {folded} " not in f" {words} ":  # sdgen's prompts hold their variation values
+            if folded and f" {folded} " not in f" {words} ":
                 parts.append(folded)
+        parts.append(self.fold(model))
         return " ".join(part for part in parts if part)
 
 

@@ -9,7 +9,6 @@ events go through ``sessions.lifecycle``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
@@ -28,31 +27,24 @@ from sessions.lifecycle import (
 )
 from sessions.models import (
     EventSource,
-    ImageText,
     Session,
     SessionImage,
     SessionMetadata,
     SessionSearch,
     SessionStats,
     fit_to_column,
-    integer_range,
 )
 from sessions.reading import FolderRead
-from sessions.scanning import read_image_size
-from sessions.search.documents import TextFolder, images_text, own_text, session_words, text_digest
+from sessions.search.documents import images_text, own_text
+from sessions.services.image_rows import ImagePlan, ImagePlanner, write_images
 from sessions.stats import StatsData, from_ns
 
 logger = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-_MAX_FILENAME: int = SessionImage._meta.get_field("filename").max_length  # type: ignore[union-attr,assignment]
-_INDEX_RANGE = integer_range(SessionImage, "index")
-_SEED_RANGE = integer_range(SessionImage, "seed")
-_SIDE_MAX = min(integer_range(SessionImage, "width")[1], integer_range(SessionImage, "height")[1])
 _STATS_DATA_FIELDS = [f.name for f in fields(StatsData)]
 _STATS_FIELDS = [*_STATS_DATA_FIELDS, "stats_computed_at"]
-_IMAGE_FIELDS = ["index", "seed", "prompt", "negative_prompt", "applied_variations", "file_size", "mtime_ns"]
 _SESSION_SYNC_FIELDS = [
     "has_manifest", "sync_error", "created_at", "images_actual", "images_expected", "completion_percentage",
     "last_activity_at", "folder_mtime_ns", "manifest_mtime_ns", "manifest_size", "synced_at", "updated_at",
@@ -71,6 +63,7 @@ class BatchOutcome:
     status_changes: int = 0
     images_written: int = 0
     images_deleted: int = 0
+    unreadable_images: int = 0  # files with an image's name that are not readable images
     errors: dict[str, str] = field(default_factory=dict)
 
 
@@ -81,7 +74,7 @@ class SessionBatchWriter:
         self.results_dir = results_dir
         self.rebuild = rebuild
         self.clock = clock
-        self.texts = TextFolder()
+        self.images = ImagePlanner(results_dir=results_dir, rebuild=rebuild)
 
     def write(self, reads: list[FolderRead], report: BatchOutcome) -> int:
         """Store ``reads`` (one transaction, or one per session if the batch cannot be stored)."""
@@ -118,11 +111,11 @@ class SessionBatchWriter:
 
     def _write(self, reads: list[FolderRead], report: BatchOutcome) -> None:
         existing = {s.name: s for s in Session.objects.filter(name__in=[read.name for read in reads])}
-        stored = self._stored_images([s.pk for s in existing.values()])
-        # Image headers are read and search texts folded before the transaction, so the write
-        # lock is held briefly.
+        stored = self.images.stored([s.pk for s in existing.values()])
+        # Image headers and parameters are read and search texts folded before the transaction,
+        # so the write lock is held briefly.
         plans = {
-            read.name: self._plan_images(read, stored.get(existing[read.name].pk, {}) if read.name in existing else {})
+            read.name: self.images.plan(read, stored.get(existing[read.name].pk, {}) if read.name in existing else {})
             for read in reads
             if not read.error
         }
@@ -144,7 +137,7 @@ class SessionBatchWriter:
                 SessionStats.objects.filter(session_id__in=ids).delete()
                 SessionImage.objects.filter(session_id__in=ids).delete()
             self._write_stats(readable, sessions, now)
-            written, deleted = self._write_images(plans, sessions)
+            written, deleted = write_images(plans, sessions)
             self._write_search_documents(plans, sessions)
             record_events(restored_events(restored), now=now)
             status_changes = sum(
@@ -161,6 +154,7 @@ class SessionBatchWriter:
         report.images_written += written
         report.images_deleted += deleted
         report.status_changes += status_changes
+        report.unreadable_images += sum(plan.unreadable for plan in plans.values())
 
     def _create_sessions(self, reads: list[FolderRead], now: datetime) -> list[Session]:
         sessions = []
@@ -220,84 +214,7 @@ class SessionBatchWriter:
             SessionStats.objects.filter(session_id__in=without).delete()
 
     @staticmethod
-    def _stored_images(session_ids: list[int]) -> dict[int, dict[str, tuple]]:
-        stored: dict[int, dict[str, tuple]] = {}
-        if not session_ids:
-            return stored
-        rows = SessionImage.objects.filter(session_id__in=session_ids).values_list(
-            "session_id", "filename", "pk", *_IMAGE_FIELDS, "width", "height", "text__digest"
-        )
-        for session_id, filename, *values in rows.order_by():
-            stored.setdefault(session_id, {})[filename] = tuple(values)
-        return stored
-
-    def _plan_images(self, read: FolderRead, stored: dict[str, tuple]) -> _ImagePlan:
-        """Decide which image rows to insert, update and delete; read new files' dimensions."""
-        words = session_words(name=read.name, model=read.stats.sd_model if read.stats else None)
-        plan = _ImagePlan(session_words=words)
-        stored = {} if self.rebuild else dict(stored)
-        folder = os.path.join(self.results_dir, read.name)
-        image_text = self.texts.image_text
-        digests: dict[str, str] = {}
-        for record in read.records:
-            if len(record.filename) > _MAX_FILENAME:
-                continue  # a manifest entry no file on disk could match
-            index, seed = record.index, record.seed
-            # Inline range checks (fit_to_column's, for the columns of a hot loop).
-            if index is not None and not _INDEX_RANGE[0] <= index <= _INDEX_RANGE[1]:
-                index = None
-            if seed is not None and not _SEED_RANGE[0] <= seed <= _SEED_RANGE[1]:
-                seed = None
-            values = (index, seed, record.prompt, record.negative_prompt, record.applied_variations,
-                      record.file_size, record.mtime_ns)
-            text = image_text(prompt=record.prompt, negative_prompt=record.negative_prompt,
-                              variations=record.applied_variations)
-            digest = digests.get(text) if text else None
-            if text and digest is None:
-                digest = digests[text] = text_digest(text)
-                plan.texts[digest] = text
-            previous = stored.pop(record.filename, None)
-            size = None
-            if previous is not None:
-                pk, *old_values, width, height, old_digest = previous
-                same_file = old_values[5:] == [record.file_size, record.mtime_ns]
-                if same_file and (width is not None or not record.exists):
-                    if tuple(old_values) == values and old_digest == digest:
-                        continue
-                    size = (width, height) if width is not None else None
-            if record.exists and size is None:
-                size = read_image_size(f"{folder}/{record.filename}")
-            width, height = size if size and max(size) <= _SIDE_MAX else (None, None)
-            # The text's id is known once the batch's texts are stored: its digest stands in till then.
-            if previous is None:
-                plan.create.append((record.filename, *values, width, height, digest))
-            else:
-                plan.update.append((SessionImage(pk=pk, filename=record.filename, width=width, height=height,
-                                                 **dict(zip(_IMAGE_FIELDS, values))), digest))
-        plan.delete = [previous[0] for previous in stored.values()]
-        return plan
-
-    @staticmethod
-    def _write_images(plans: dict[str, _ImagePlan], sessions: dict[str, Session]) -> tuple[int, int]:
-        text_ids = _store_texts(plans)
-        to_create, to_update, to_delete = [], [], []
-        for name, plan in plans.items():
-            session_id = sessions[name].pk
-            to_create += [(session_id, *row[:-1], text_ids.get(row[-1]) if row[-1] else None) for row in plan.create]
-            for image, digest in plan.update:
-                image.session_id = session_id
-                image.text_id = text_ids.get(digest) if digest else None
-                to_update.append(image)
-            to_delete += plan.delete
-        if to_delete:
-            SessionImage.objects.filter(pk__in=to_delete).delete()
-        SessionImage.objects.insert_rows(to_create)
-        if to_update:
-            SessionImage.objects.bulk_update(to_update, [*_IMAGE_FIELDS, "width", "height", "text"], batch_size=500)
-        return len(to_create) + len(to_update), len(to_delete)
-
-    @staticmethod
-    def _write_search_documents(plans: dict[str, _ImagePlan], sessions: dict[str, Session]) -> None:
+    def _write_search_documents(plans: dict[str, ImagePlan], sessions: dict[str, Session]) -> None:
         """Each session's own words (with its tags and note) and its images' distinct words."""
         ids = {name: sessions[name].pk for name in plans}
         metadata = dict(SessionMetadata.objects.filter(session_id__in=ids.values())
@@ -320,33 +237,3 @@ class SessionBatchWriter:
                         session.status, exc)
             return False
         return event is not None
-
-
-@dataclass
-class _ImagePlan:
-    session_words: str = ""
-    # New rows as tuples in SessionImageQuerySet.INSERT_FIELDS order, without the session id.
-    create: list[tuple] = field(default_factory=list)
-    update: list[tuple[SessionImage, str | None]] = field(default_factory=list)  # with its text's digest
-    delete: list[int] = field(default_factory=list)
-    # The distinct texts of its images (search), by digest.
-    texts: dict[str, str] = field(default_factory=dict)
-
-
-def _store_texts(plans: dict[str, _ImagePlan]) -> dict[str, int]:
-    """The ids of the batch's image texts, storing those not stored yet (digest → id)."""
-    texts = {digest: text for plan in plans.values() for digest, text in plan.texts.items()}
-    if not texts:
-        return {}
-    ids: dict[str, int] = {}
-    digests = list(texts)
-    for start in range(0, len(digests), 1000):  # within any database's limit of parameters
-        chunk = digests[start:start + 1000]
-        ids.update(ImageText.objects.filter(digest__in=chunk).values_list("digest", "id"))
-    missing = [ImageText(digest=digest, text=texts[digest]) for digest in digests if digest not in ids]
-    if missing:
-        ImageText.objects.bulk_create(missing, ignore_conflicts=True)  # another writer may store one too
-        for start in range(0, len(missing), 1000):
-            chunk = [text.digest for text in missing[start:start + 1000]]
-            ids.update(ImageText.objects.filter(digest__in=chunk).values_list("digest", "id"))
-    return ids

@@ -16,8 +16,8 @@ SWEEP = "20261121_043621-seed_sweep_test"
 RANDOM = "20261121_043627-random_test"
 SMILING = "FacialExpression:smiling, cheerful expression"
 SAD = "FacialExpression:sad, melancholic expression"
-IMAGE_KEYS = ["session_id", "filename", "index", "seed", "prompt", "negative_prompt", "applied_variations", "width", "height",
-              "file_size", "created_at", "exists", "url", "thumbnail_url"]
+IMAGE_KEYS = ["session_id", "filename", "index", "generator", "seed", "prompt", "negative_prompt", "params",
+              "applied_variations", "width", "height", "file_size", "created_at", "exists", "url", "thumbnail_url"]
 
 
 def filenames(response) -> list[str]:
@@ -38,7 +38,10 @@ def test_envelope_and_image_shape(api, synced_results: Path) -> None:
     assert list(image) == IMAGE_KEYS
     assert image == {
         **image,
-        "filename": "facial_expressions_0000_seed-42.png", "index": 0, "seed": 42,
+        "session_id": FACIAL, "filename": "facial_expressions_0000_seed-42.png", "index": 0, "seed": 42,
+        "generator": "sdgen",
+        "params": {"sd_model": "v1-5-pruned-emaonly.safetensors [6ce0161689]", "sampler_name": "DPM++ 2M",
+                   "scheduler": "Karras", "steps": 30, "cfg_scale": 7.0, "width": 512, "height": 768},
         "prompt": "masterpiece, 1girl, smiling, cheerful expression, front view, detailed face",
         "negative_prompt": "low quality, blurry",
         "applied_variations": {"FacialExpression": "smiling, cheerful expression", "Angle": "front view"},

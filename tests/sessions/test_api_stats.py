@@ -21,7 +21,7 @@ STATS_KEYS = [
     "generation_mode", "seed_mode", "seed_base", "seed_min", "seed_max", "resolved_prompt", "negative_prompt",
     "images_expected", "images_actual", "images_recorded", "completion_percentage", "is_seed_sweep", "placeholders",
     "variations_summary", "variations_theoretical", "session_created_at", "manifest_generated_at",
-    "first_image_created_at", "last_image_created_at", "stats_computed_at", "stats_version",
+    "first_image_created_at", "last_image_created_at", "stats_computed_at", "stats_version", "source",
 ]
 
 
