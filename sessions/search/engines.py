@@ -140,7 +140,7 @@ class Within(Expression):
         self.matches = matches
         self.walk = walk
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, Any]:
         alias = compiler.query.get_initial_alias()
         column = f"{compiler.quote_name_unless_alias(alias)}.{connection.ops.quote_name(self.column)}"
         # Only an ordered query (a page) has an order to walk; a count goes through the index.

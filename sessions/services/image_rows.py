@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from sessions.image_parameters import UnreadableImage, read_image_parameters
+from sessions.image_parameters import ImageParameters, UnreadableImage, read_image_parameters
 from sessions.models import ImageText, Session, SessionImage, integer_range
 from sessions.reading import FolderRead
 from sessions.scanning import read_image_size
@@ -140,7 +140,7 @@ class ImagePlanner:
             plan.unreadable += 1
             logger.warning("%s/%s is not a readable image: %s", os.path.basename(folder), record.filename,
                            found.reason)
-        if not found:
+        if not isinstance(found, ImageParameters):
             return _Made(record.seed, None, None, None, {})
         seed = found.seed if found.seed is not None else record.seed
         return _Made(seed, _no_nul(found.prompt), _no_nul(found.negative_prompt), found.generator,
