@@ -37,6 +37,15 @@ SDGEN_THUMBNAIL_QUALITY = env_int("SDGEN_THUMBNAIL_QUALITY", 85, minimum=1, maxi
 SDGEN_THUMBNAIL_METHOD = env_int("SDGEN_THUMBNAIL_METHOD", 6, minimum=0, maximum=6)
 SDGEN_THUMBNAIL_WORKERS = env_int("SDGEN_THUMBNAIL_WORKERS", os.cpu_count() or 1, minimum=1)
 SDGEN_TIME_ZONE = env_str("SDGEN_TIME_ZONE", "UTC")
+# The live stream (/api/stream): how often each server process reads the change feed, how many
+# streams one process holds (the rest of its threads stay for the API: see manage.py serve),
+# the quiet before a keep-alive comment, and how long one stream lasts before the browser
+# reconnects (with its last id: nothing is lost).
+SDGEN_STREAM_POLL = 0.25
+SDGEN_STREAM_IDLE = 10.0  # seconds the feed is still read after the last stream closed
+SDGEN_STREAMS_PER_PROCESS = 32
+SDGEN_STREAM_KEEPALIVE = 15.0
+SDGEN_STREAM_LIFETIME = 300.0
 try:
     zoneinfo.ZoneInfo(SDGEN_TIME_ZONE)
 except (zoneinfo.ZoneInfoNotFoundError, ValueError):

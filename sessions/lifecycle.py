@@ -22,6 +22,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from sessions.changes import stamp_changes
 from sessions.models import SYSTEM_PERFORMER, Event, EventKind, EventSource, Session, SessionStatus
 from sessions.scanning import stamp_session_folder
 
@@ -142,6 +143,7 @@ def transition_status(
         }
         if Session.objects.filter(pk=session.pk, status=current.status).update(**changes) != 1:
             raise TransitionRefused("the session's status changed at the same time; try again")
+        stamp_changes([session.pk])
         (event,) = record_events(
             [
                 EventSpec(
@@ -206,6 +208,7 @@ def mark_missing(*, session_ids: Sequence[int], now: datetime) -> int:
         Session.objects.filter(pk__in=[s.pk for s in sessions]).update(
             is_missing=True, folder_mtime_ns=None, updated_at=now
         )
+        stamp_changes([s.pk for s in sessions])
         record_events(
             [
                 EventSpec(session_id=s.pk, kind=EventKind.MISSING, source=EventSource.WATCHDOG,
@@ -262,6 +265,7 @@ def forget_sessions(*, names: Sequence[str], results_dir: Path, source: str, per
             else:
                 to_forget.append(session)
         Session.objects.filter(pk__in=[s.pk for s in to_forget]).update(forgotten_at=now, updated_at=now)
+        stamp_changes([s.pk for s in to_forget])
         record_events([EventSpec(session_id=s.pk, kind=EventKind.FORGOTTEN, source=source, from_status=s.status,
                                  to_status=s.status, performer_id=performer) for s in to_forget], now=now)
     for session in to_forget:

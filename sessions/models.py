@@ -172,6 +172,8 @@ class Session(models.Model):
     # The image that stands for the session in lists (sessions.image_files.cover_image), kept by
     # the sync so that a page of sessions needs no look at their images.
     cover_image = models.CharField(max_length=255, null=True, blank=True)
+    # The number of the last change a list would show (sessions.changes): the live stream's cursor.
+    change_seq = models.BigIntegerField(default=0, db_index=True)
 
     objects = SessionQuerySet.as_manager()
 
@@ -466,6 +468,15 @@ class Event(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AppendOnlyError("events are append-only: they cannot be deleted")
+
+
+class ChangeCounter(models.Model):
+    """The last change number handed out (one row, sessions.changes)."""
+
+    value = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"change {self.value}"
 
 
 class ResultsFolderAlarm(models.Model):

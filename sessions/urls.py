@@ -4,6 +4,7 @@ from django.urls import path, re_path
 from rest_framework.routers import DynamicRoute, SimpleRouter
 
 from sessions.views import (
+    ChangeStreamView,
     HealthView,
     LibraryImageViewSet,
     LibraryStatsView,
@@ -32,6 +33,7 @@ urlpatterns = [
     path("sessions/<str:name>/images/<str:filename>", SessionImageFileView.as_view(), name="session-image-file"),
     path("stats", LibraryStatsView.as_view(), name="library-stats"),
     path("health", HealthView.as_view(), name="health"),
+    path("stream", ChangeStreamView.as_view(), name="change-stream"),
     *router.urls,
     re_path(r"^(?P<path>.*)$", api_not_found),  # last: anything else under /api/ is a JSON 404
 ]

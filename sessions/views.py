@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -10,7 +11,14 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.db import DatabaseError
-from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpRequest,
+    HttpResponse,
+    HttpResponsePermanentRedirect,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
 from django.utils import timezone
@@ -24,11 +32,12 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from sessions import selectors
+from sessions import selectors, stream
 from sessions.filters import ImageFilter, LibraryImageFilter, SessionFilter, StrictBooleanField
 from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
@@ -328,6 +337,49 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
             query = request.META.get("QUERY_STRING", "")
             return HttpResponsePermanentRedirect(with_slash + (f"?{query}" if query else ""))
     return JsonResponse({"detail": "Not found."}, status=404)
+
+
+class EventStreamRenderer(BaseRenderer):
+    """``text/event-stream``: what EventSource asks for. Errors go out as an ``error`` event."""
+
+    media_type = "text/event-stream"
+    format = "event-stream"
+    charset = "utf-8"
+
+    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
+        return f"event: error\ndata: {json.dumps(data)}\n\n".encode()
+
+
+class ChangeStreamView(APIView):
+    """Server-Sent Events of library changes (SPEC section 10)."""
+
+    renderer_classes = [EventStreamRenderer, JSONRenderer]
+
+    @extend_schema(
+        summary="Library changes as Server-Sent Events",
+        description="event: session; id: a change number that only grows; data: the session's session_id, status, "
+                    "images_actual, images_expected, completion_percentage, thumbnail_url and updated_at. Send "
+                    "Last-Event-ID to resume after it. A comment every 15 s keeps a quiet connection open.",
+        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
+                                     description="Resume after this change.")],
+        responses={(200, "text/event-stream"): OpenApiTypes.STR,
+                   503: OpenApiResponse(description="This server holds as many streams as it may.")},
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        reject_unknown_parameters(request, set())
+        raw = request.headers.get("Last-Event-ID", "").strip()
+        if raw and not raw.isdigit():
+            raise ValidationError({"Last-Event-ID": [f"'{raw}' is not a change number."]})
+        try:
+            events = stream.EventStream(cursor=int(raw) if raw else None, keepalive=settings.SDGEN_STREAM_KEEPALIVE,
+                                        lifetime=settings.SDGEN_STREAM_LIFETIME)
+        except stream.TooManyStreams:
+            return Response({"detail": "This server holds as many live streams as it may; try again shortly."},
+                            status=503, headers={"Retry-After": "5"})
+        response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
+        return response
 
 
 class LibraryStatsView(APIView):

@@ -30,3 +30,7 @@ os.makedirs(STATIC_ROOT, exist_ok=True)  # noqa: F405  (WhiteNoise warns about a
 # django-axes needs the request to authenticate, which the test client's login() does not pass;
 # the tests of the login throttle turn it on themselves.
 AXES_ENABLED = False
+
+# The live stream's feed is read often, so that tests wait little for it.
+SDGEN_STREAM_POLL = 0.05
+SDGEN_STREAM_IDLE = 0.0  # and no longer than a stream is open

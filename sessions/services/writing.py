@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.db import DatabaseError, IntegrityError, transaction
 
+from sessions.changes import stamp_changes
 from sessions.image_files import cover_image
 from sessions.lifecycle import (
     TransitionRefused,
@@ -131,6 +132,7 @@ class SessionBatchWriter:
                     report.errors[read.name] = read.error
                     logger.warning("%s: %s", read.name, read.error)
             Session.objects.bulk_update(list(existing.values()), _SESSION_SYNC_FIELDS)
+            stamp_changes([session.pk for session in sessions.values()])
             readable = [read for read in reads if not read.error]
             if self.rebuild:
                 ids = [sessions[read.name].pk for read in readable]

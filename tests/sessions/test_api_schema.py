@@ -24,7 +24,7 @@ def test_every_contract_path_is_documented(schema: dict) -> None:
         "/api/sessions/", "/api/sessions/{name}/", "/api/sessions/{name}/stats", "/api/sessions/{name}/stats/refresh",
         "/api/sessions/{name}/metadata", "/api/sessions/recent/liked", "/api/sessions/{name}/events",
         "/api/sessions/{name}/status", "/api/sessions/{name}/images/", "/api/sessions/{name}/images/{filename}",
-        "/api/sessions/{name}/manifest", "/api/images/", "/api/stats", "/api/health",
+        "/api/sessions/{name}/manifest", "/api/images/", "/api/stream", "/api/stats", "/api/health",
     }
 
 

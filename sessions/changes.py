@@ -1,0 +1,35 @@
+"""The library's change feed: every write that changes what a list shows of a session gives it
+the next change number, in the same transaction. The numbers only grow and are handed out in
+commit order (the counter row is locked until commit), so ``change_seq > N`` is exactly what
+happened after change N: the live stream (``/api/stream``) resumes from there."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection, transaction
+from django.db.models import Case, IntegerField, Value, When
+
+from sessions.models import ChangeCounter, Session
+
+
+def stamp_changes(session_ids: Sequence[int]) -> None:
+    """Give these sessions the next change numbers; call inside the transaction that changed them."""
+    ids = list(dict.fromkeys(session_ids))
+    if not ids:
+        return
+    with transaction.atomic():
+        # The row lock (SQLite: the write lock) holds other writers until this one commits.
+        counter = ChangeCounter.objects.select_for_update().get_or_create(pk=1)[0]
+        first = counter.value + 1
+        counter.value += len(ids)
+        counter.save(update_fields=["value"])
+        numbers = [When(pk=pk, then=Value(first + offset)) for offset, pk in enumerate(ids)]
+        Session.objects.filter(pk__in=ids).update(change_seq=Case(*numbers, output_field=IntegerField()))
+
+
+def latest_change() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM gen_sessions_changecounter WHERE id = 1")
+        row = cursor.fetchone()
+    return row[0] if row else 0
