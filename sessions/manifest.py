@@ -9,6 +9,7 @@ user can act on; callers keep their last good data when that happens.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 import os
@@ -202,6 +203,11 @@ def parse_manifest(data: bytes, *, source: str = MANIFEST_NAME) -> Manifest:
 
 def read_manifest(path: Path) -> Manifest:
     """Read and parse the manifest at ``path`` without loading an oversized file."""
+    return read_manifest_file(path)[0]
+
+
+def read_manifest_file(path: Path) -> tuple[Manifest, str]:
+    """The manifest at ``path`` and the SHA-1 of its bytes (what a copy of the folder shares)."""
     try:
         with open(path, "rb") as handle:
             size = os.fstat(handle.fileno()).st_size
@@ -215,7 +221,7 @@ def read_manifest(path: Path) -> Manifest:
         raise ManifestError(f"{MANIFEST_NAME} cannot be read: permission denied") from None
     except OSError as exc:
         raise ManifestError(f"{MANIFEST_NAME} cannot be read: {exc.strerror or exc}") from None
-    return parse_manifest(data, source=str(path))
+    return parse_manifest(data, source=str(path)), hashlib.sha1(data).hexdigest()
 
 
 def _too_large(size: int) -> str:

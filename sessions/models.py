@@ -161,6 +161,11 @@ class Session(models.Model):
     completion_percentage = models.FloatField(null=True, blank=True)
     last_activity_at = models.DateTimeField(help_text="Newest change seen in the folder (stale rule).")
 
+    # Identity beyond the name, for renames and moves: the folder as a file system object, and
+    # what a copy shares (its manifest's SHA-1, or its images' names and sizes).
+    folder_device = models.BigIntegerField(null=True, blank=True)
+    folder_inode = models.BigIntegerField(null=True, blank=True)
+    fingerprint = models.CharField(max_length=40, null=True, blank=True, db_index=True)
     # Change detection: a folder whose directory and manifest stats match is not read again.
     folder_mtime_ns = models.BigIntegerField(null=True, blank=True)
     manifest_mtime_ns = models.BigIntegerField(null=True, blank=True)

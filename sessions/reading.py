@@ -6,12 +6,13 @@ compares what is read with the database and writes it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 
-from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest
+from sessions.manifest import MANIFEST_NAME, Manifest, ManifestError, read_manifest_file
 from sessions.scanning import FolderUnreadable, list_folder, resolve_inside
 from sessions.stats import (
     Counts,
@@ -38,11 +39,20 @@ class FolderRead:
     stats: StatsData | None = None
     records: list[ImageRecord] = field(default_factory=list)
     created_at: datetime | None = None
+    # What a copy of the folder shares with it: its manifest's bytes, or its images' names and sizes.
+    fingerprint: str | None = None
 
     @property
     def is_session(self) -> bool:
         """A folder with neither a manifest nor an image is not (or no longer) a session."""
         return self.listing is None or self.listing.has_manifest or bool(self.listing.images)
+
+
+def images_fingerprint(listing: FolderListing) -> str | None:
+    if not listing.images:
+        return None
+    names = "\n".join(f"{image.name}\t{image.size}" for image in listing.images)
+    return hashlib.sha1(names.encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def read_session_folder(*, results_dir: Path, name: str, tz: tzinfo) -> FolderRead:
@@ -56,12 +66,14 @@ def read_session_folder(*, results_dir: Path, name: str, tz: tzinfo) -> FolderRe
         return read
     if listing.has_manifest:
         try:
-            read.manifest = read_manifest(results_dir / name / MANIFEST_NAME)
+            read.manifest, read.fingerprint = read_manifest_file(results_dir / name / MANIFEST_NAME)
         except ManifestError as exc:
             read.error = str(exc)
             read.manifest_unreadable = True
         else:
             read.stats = compute_stats(manifest=read.manifest, listing=listing, tz=tz)
+    else:
+        read.fingerprint = images_fingerprint(listing)
     read.counts = compute_counts(manifest=read.manifest, listing=listing)
     read.created_at = session_created_at(folder_name=name, manifest=read.manifest, folder_mtime_ns=listing.mtime_ns,
                                          tz=tz)

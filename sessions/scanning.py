@@ -120,7 +120,7 @@ def list_folder(results_dir: Path, name: str) -> FolderListing:
     images = []
     manifest_size = manifest_mtime_ns = None
     try:
-        folder_mtime_ns = os.stat(path, follow_symlinks=False).st_mtime_ns
+        folder = os.stat(path, follow_symlinks=False)
         with os.scandir(path) as entries:
             for entry in entries:
                 entry_name = entry.name
@@ -146,7 +146,8 @@ def list_folder(results_dir: Path, name: str) -> FolderListing:
     except OSError as exc:
         raise FolderUnreadable(f"the folder cannot be read: {exc.strerror or exc}") from None
     images.sort(key=lambda image: image.name)
-    return FolderListing(name, folder_mtime_ns, images, manifest_size, manifest_mtime_ns)
+    return FolderListing(name, folder.st_mtime_ns, images, manifest_size, manifest_mtime_ns, folder.st_dev,
+                         folder.st_ino)
 
 
 def read_image_size(path: str) -> tuple[int, int] | None:

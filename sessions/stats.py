@@ -48,6 +48,9 @@ class FolderListing:
     images: Sequence[ImageFile]
     manifest_size: int | None = None
     manifest_mtime_ns: int | None = None
+    # The folder as a file system object: a renamed or moved folder keeps them.
+    device: int | None = None
+    inode: int | None = None
 
     @property
     def has_manifest(self) -> bool:

@@ -49,7 +49,7 @@ _STATS_FIELDS = [*_STATS_DATA_FIELDS, "stats_computed_at"]
 _SESSION_SYNC_FIELDS = [
     "has_manifest", "sync_error", "created_at", "images_actual", "images_expected", "completion_percentage",
     "last_activity_at", "folder_mtime_ns", "manifest_mtime_ns", "manifest_size", "synced_at", "updated_at",
-    "is_missing", "forgotten_at", "cover_image",
+    "is_missing", "forgotten_at", "cover_image", "folder_device", "folder_inode", "fingerprint",
 ]
 
 
@@ -186,12 +186,15 @@ class SessionBatchWriter:
         if listing is None:
             return  # the folder could not be listed: keep everything else
         session.folder_mtime_ns = listing.mtime_ns
+        session.folder_device = fit_to_column(Session, "folder_device", listing.device)
+        session.folder_inode = fit_to_column(Session, "folder_inode", listing.inode)
         session.manifest_mtime_ns = listing.manifest_mtime_ns
         session.manifest_size = listing.manifest_size
         session.last_activity_at = from_ns(listing.last_activity_ns)
         if read.error and session.pk is not None:
             return  # keep the last good data
         assert read.counts is not None and read.created_at is not None
+        session.fingerprint = read.fingerprint
         session.has_manifest = listing.has_manifest
         session.created_at = read.created_at
         session.images_actual = read.counts.images_actual

@@ -30,13 +30,13 @@ LONG_AGO = datetime(2025, 1, 1, tzinfo=timezone.utc)
 def manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Record every manifest the sync reads."""
     reads: list[Path] = []
-    original = reading.read_manifest
+    original = reading.read_manifest_file
 
     def counting(path: Path):
         reads.append(path)
         return original(path)
 
-    monkeypatch.setattr(reading, "read_manifest", counting)
+    monkeypatch.setattr(reading, "read_manifest_file", counting)
     return reads
 
 
