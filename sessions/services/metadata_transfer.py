@@ -104,7 +104,7 @@ def _changes(session: Session, entry: Mapping[str, Any]) -> dict[str, Any]:
     wanted = {**{flag: entry[flag] for flag in FLAGS}, "user_rating": entry["user_rating"],
               "user_note": entry["user_note"], "tags": entry["tags"]}
     if current is None:
-        defaults = {flag: False for flag in FLAGS} | {"user_rating": None, "user_note": "", "tags": []}
+        defaults: dict[str, Any] = {flag: False for flag in FLAGS} | {"user_rating": None, "user_note": "", "tags": []}
         return wanted if wanted != defaults else {}
     have = {**{flag: getattr(current, flag) for flag in FLAGS}, "user_rating": current.user_rating,
             "user_note": current.user_note, "tags": current.tag_list}
