@@ -6,6 +6,7 @@
 - ``mark_missing``, ``restored_events``: a folder that disappears and comes back.
 - ``mark_stale_sessions``: the stale rule (``system`` aborts runs that stopped moving).
 - ``forget_sessions``: a person removes missing sessions from the library.
+- ``rename_sessions``: a session whose folder was renamed or moved keeps its identity.
 - ``record_events``: the only code that writes events.
 """
 
@@ -16,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -25,6 +27,10 @@ from django.utils import timezone
 from sessions.changes import stamp_changes
 from sessions.models import SYSTEM_PERFORMER, Event, EventKind, EventSource, Session, SessionStatus
 from sessions.scanning import stamp_session_folder
+from sessions.signals import session_renamed
+
+if TYPE_CHECKING:
+    from sessions.services.renames import Rename
 
 logger = logging.getLogger(__name__)
 
@@ -272,3 +278,42 @@ def forget_sessions(*, names: Sequence[str], results_dir: Path, source: str, per
         report.forgotten.append(session.name)
         logger.info("%s: forgotten by %s (%s)", session.name, performer, source)
     return report
+
+
+def rename_sessions(renames: Sequence[Rename], *, now: datetime) -> list[tuple[Session, str]]:
+    """Give each session its folder's new name, with a ``renamed`` event ("from <old name>"): its
+    UUID, metadata, events and stats stay; nothing is missing and nothing new is discovered.
+    Returns (session, old name) for each session renamed.
+
+    A name the database still gives to a missing session (whose folder left long ago) is taken
+    from it: that session stays missing under "<name> (replaced <id>)". Swaps work (every name is
+    let go before any is taken). Listeners of ``session_renamed`` hear of each after the commit.
+    """
+    if not renames:
+        return []
+    from sessions.services.search_documents import refresh_session_words
+
+    ids = [rename.session_id for rename in renames]
+    with transaction.atomic():
+        sessions = {s.pk: s for s in Session.objects.select_for_update().filter(pk__in=ids)}
+        holders = Session.objects.filter(name__in=[r.new_name for r in renames]).exclude(pk__in=ids)
+        moves = [(holder, f"{holder.name} (replaced {holder.uuid.hex[:8]})") for holder in holders]
+        moves += [(sessions[r.session_id], r.new_name) for r in renames if r.session_id in sessions]
+        for session, _ in moves:  # every name let go first: the unique names never collide
+            Session.objects.filter(pk=session.pk).update(name=f"~renaming~{session.pk}")
+        renamed = []
+        for session, new_name in moves:
+            renamed.append((session, session.name))
+            Session.objects.filter(pk=session.pk).update(name=new_name, updated_at=now)
+            session.name = new_name
+            refresh_session_words(session=session)
+        record_events([EventSpec(session_id=session.pk, kind=EventKind.RENAMED, source=EventSource.WATCHDOG,
+                                 from_status=session.status, to_status=session.status, reason=f"from {old_name}")
+                       for session, old_name in renamed], now=now)
+        stamp_changes([session.pk for session, _ in renamed])
+        for session, old_name in renamed:
+            transaction.on_commit(lambda s=session, old=old_name: session_renamed.send(
+                sender=Session, session=s, old_name=old, new_name=s.name))
+    for session, old_name in renamed:
+        logger.info("%s: renamed from %s", session.name, old_name)
+    return renamed

@@ -71,6 +71,7 @@ class EventKind(models.TextChoices):
     STATUS_CHANGED = "status_changed"
     MISSING = "missing"
     RESTORED = "restored"
+    RENAMED = "renamed"
     FORGOTTEN = "forgotten"
 
 

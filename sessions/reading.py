@@ -48,6 +48,21 @@ class FolderRead:
         return self.listing is None or self.listing.has_manifest or bool(self.listing.images)
 
 
+def folder_fingerprint(results_dir: Path, name: str) -> str | None:
+    """The fingerprint of the folder ``name`` as the sync would record it; None when it has none
+    (no readable manifest and no image)."""
+    try:
+        listing = list_folder(results_dir, name)
+    except FolderUnreadable:
+        return None
+    if not listing.has_manifest:
+        return images_fingerprint(listing)
+    try:
+        return read_manifest_file(results_dir / name / MANIFEST_NAME)[1]
+    except ManifestError:
+        return None
+
+
 def images_fingerprint(listing: FolderListing) -> str | None:
     if not listing.images:
         return None

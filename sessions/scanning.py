@@ -12,6 +12,8 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR
+from typing import NamedTuple
 
 from sessions.image_files import is_image_name
 from sessions.manifest import MANIFEST_NAME
@@ -56,8 +58,16 @@ def is_session_folder_name(name: str) -> bool:
     return name != DRYRUN_FOLDER and not name.startswith(".")
 
 
-def iter_folder_mtimes(results_dir: Path) -> Iterator[tuple[str, int]]:
-    """(name, mtime) of every candidate session folder under the root: one ``stat`` each."""
+class FolderSeen(NamedTuple):
+    """A candidate session folder as one ``stat`` sees it: its mtime and its identity."""
+
+    mtime_ns: int
+    device: int
+    inode: int
+
+
+def iter_folders(results_dir: Path) -> Iterator[tuple[str, FolderSeen]]:
+    """(name, what one ``stat`` says) of every candidate session folder under the root."""
     try:
         entries = os.scandir(results_dir)
     except OSError as exc:
@@ -70,15 +80,23 @@ def iter_folder_mtimes(results_dir: Path) -> Iterator[tuple[str, int]]:
             try:
                 # Symlinked folders are not followed: files must resolve inside the root.
                 if entry.is_dir(follow_symlinks=False):
-                    yield name, entry.stat(follow_symlinks=False).st_mtime_ns
+                    stat = entry.stat(follow_symlinks=False)
+                    yield name, FolderSeen(stat.st_mtime_ns, stat.st_dev, stat.st_ino)
             except FileNotFoundError:
                 continue  # removed while listing
 
 
-def folder_mtime(results_dir: Path, name: str) -> int | None:
-    """The mtime of one named session folder, or None when it is not (or no longer) one."""
-    stamp = stamp_session_folder(results_dir, name, with_manifest=False)
-    return stamp.mtime_ns if stamp is not None else None
+def see_folder(results_dir: Path, name: str) -> FolderSeen | None:
+    """One named session folder as ``iter_folders`` sees it; None when it is not (or no longer) one."""
+    if not is_session_folder_name(name) or not _is_storable(name) or "/" in name or name in ("", ".."):
+        return None
+    try:
+        stat = os.stat(os.path.join(results_dir, name), follow_symlinks=False)
+    except OSError:
+        return None
+    if not S_ISDIR(stat.st_mode):  # symlinks (lstat) and files are not session folders
+        return None
+    return FolderSeen(stat.st_mtime_ns, stat.st_dev, stat.st_ino)
 
 
 def manifest_stamp(results_dir: Path, name: str) -> tuple[int | None, int | None]:
@@ -90,7 +108,7 @@ def manifest_stamp(results_dir: Path, name: str) -> tuple[int | None, int | None
     return stat.st_mtime_ns, stat.st_size
 
 
-def stamp_session_folder(results_dir: Path, name: str, *, with_manifest: bool = True) -> FolderStamp | None:
+def stamp_session_folder(results_dir: Path, name: str) -> FolderStamp | None:
     """The stamp of one named folder, or None when it is not (or no longer) a folder."""
     if not is_session_folder_name(name) or not _is_storable(name) or "/" in name or name in ("", ".."):
         return None
@@ -101,8 +119,6 @@ def stamp_session_folder(results_dir: Path, name: str, *, with_manifest: bool = 
         return None
     if not os.path.isdir(path) or os.path.islink(path):
         return None
-    if not with_manifest:
-        return FolderStamp(name, stat.st_mtime_ns, None, None)
     return _stamp(name, path, stat.st_mtime_ns)
 
 

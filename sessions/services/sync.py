@@ -15,20 +15,21 @@ import zoneinfo
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from sessions.lifecycle import mark_missing
+from sessions.lifecycle import mark_missing, rename_sessions
 from sessions.models import ImageText, ResultsFolderAlarm, Session, SessionImage
 from sessions.reading import FolderRead, read_session_folder
-from sessions.scanning import check_results_dir, folder_mtime, iter_folder_mtimes, manifest_stamp
+from sessions.scanning import FolderSeen, check_results_dir, iter_folders, manifest_stamp, see_folder
 from sessions.search import rebuild_indexes
+from sessions.services.known import Known, KnownSessions, load_known, load_named
+from sessions.services.renames import find_renames
 from sessions.services.writing import BatchOutcome, SessionBatchWriter
 from sessions.stats import STATS_VERSION
 
@@ -81,6 +82,7 @@ class SyncReport(BatchOutcome):
     sessions_seen: int = 0
     unchanged: int = 0
     missing: int = 0
+    renamed: int = 0
     interrupted: bool = False  # stopped early at the caller's request (should_stop)
     # With defer_manifest_errors: unreadable manifests left untouched, to be read again shortly.
     deferred: dict[str, str] = field(default_factory=dict)
@@ -91,64 +93,12 @@ class SyncReport(BatchOutcome):
     def summary(self) -> str:
         return (
             f"{self.sessions_seen} sessions: {self.created} new, {self.updated} updated, "
-            f"{self.unchanged} unchanged, {self.missing} missing, {self.restored} restored, "
+            f"{self.unchanged} unchanged, {self.missing} missing, {self.restored} restored, {self.renamed} renamed, "
             f"{len(self.errors)} with errors; {self.status_changes} status changes; "
             f"{self.images_written} image rows written, {self.images_deleted} removed; {self.seconds:.2f}s"
             + (f"; {self.held_missing} NOT marked missing (the results folder looks wrong)" if self.held_missing
                else "")
         )
-
-
-class _Known(NamedTuple):
-    """What the database says about a session folder, as far as change detection goes."""
-
-    pk: int
-    is_missing: bool
-    folder_mtime_ns: int | None
-    manifest_mtime_ns: int | None
-    manifest_size: int | None
-    stats_version: int | None
-
-
-_KNOWN_SQL = (
-    "SELECT s.name, s.id, s.is_missing, s.folder_mtime_ns, s.manifest_mtime_ns, s.manifest_size, st.stats_version "
-    "FROM gen_sessions_session s LEFT JOIN gen_sessions_sessionstats st ON st.session_id = s.id"
-)
-
-
-def _load_known(where: str = "", params: Sequence[Any] = ()) -> dict[str, _Known]:
-    # Plain SQL: a library of 100,000 sessions is read in a fraction of what the ORM takes.
-    with connection.cursor() as cursor:
-        cursor.execute(f"{_KNOWN_SQL} {where}", list(params))
-        return {name: _Known(pk, bool(missing), folder, manifest, size, version)
-                for name, pk, missing, folder, manifest, size, version in cursor}
-
-
-class KnownSessions:
-    """What the database holds about every session folder, kept between the syncs of a long-lived
-    caller (the watcher): after the first load, each sync reads only the rows changed since."""
-
-    def __init__(self) -> None:
-        self._entries: dict[str, _Known] | None = None
-        self._loaded_at: datetime | None = None
-
-    def current(self, *, now: datetime) -> dict[str, _Known]:
-        if self._entries is None or self._loaded_at is None:
-            self._entries = _load_known()
-        else:
-            # Every writer moves updated_at (syncs here or elsewhere, status changes, forgetting).
-            since = self._loaded_at - timedelta(seconds=2)
-            self._entries.update(_load_known("WHERE s.updated_at >= %s", [since]))
-        self._loaded_at = now
-        return self._entries
-
-    def forget(self, names: Sequence[str]) -> None:
-        """Drop what is known of ``names`` (read again from the database next time)."""
-        if self._entries is not None:
-            fresh = _load_known(f"WHERE s.name IN ({', '.join(['%s'] * len(names))})", names) if names else {}
-            for name in names:
-                self._entries.pop(name, None)
-            self._entries.update(fresh)
 
 
 class SessionSynchronizer:
@@ -192,22 +142,23 @@ class SessionSynchronizer:
         check_results_dir(self.results_dir)
         report = SyncReport()
         if names is None:
-            folders = dict(iter_folder_mtimes(self.results_dir))
-            known = self.known.current(now=self.clock()) if self.known is not None else _load_known()
+            folders = dict(iter_folders(self.results_dir))
+            known = self.known.current(now=self.clock()) if self.known is not None else load_known()
         else:
             names = list(dict.fromkeys(names))
-            folders = {name: mtime for name in names if (mtime := folder_mtime(self.results_dir, name)) is not None}
-            known = _load_known(f"WHERE s.name IN ({', '.join(['%s'] * len(names))})", names) if names else {}
+            folders = {name: seen for name in names if (seen := see_folder(self.results_dir, name)) is not None}
+            known = load_named(names)
+        renamed = self._follow_renames(folders, known, report)
         vanishing = sum(1 for name, entry in known.items() if name not in folders and not entry.is_missing)
         held = vanishing > 0 and not self.accept_missing and self._hold_missing(vanishing)
         if held:
             # The folder looks wrong: mark nothing missing, and take nothing new from it either.
             report.held_missing = vanishing
-            folders = {name: mtime for name, mtime in folders.items() if name in known}
+            folders = {name: seen for name, seen in folders.items() if name in known}
         elif names is None:
             ResultsFolderAlarm.objects.filter(pk=1).delete()  # a whole pass that looks right
         # Newest first (names start with the run's date), so a long first sync shows recent runs early.
-        to_read = sorted((name for name, mtime in folders.items() if self._changed(name, mtime, known.get(name))),
+        to_read = sorted((name for name, seen in folders.items() if self._changed(name, seen, known.get(name))),
                          reverse=True)
         report.unchanged = len(folders) - len(to_read)
         with _collector_ignoring_old_objects(enabled=len(to_read) >= BATCH_MAX_SESSIONS):
@@ -218,8 +169,8 @@ class SessionSynchronizer:
             # Folders emptied of every image and manifest left ``folders`` while being read.
             vanished = [name for name, entry in known.items() if name not in folders and not entry.is_missing]
             report.missing = mark_missing(session_ids=[known[name].pk for name in vanished], now=self.clock())
-        if self.known is not None and (to_read or vanished):
-            self.known.forget([*to_read, *vanished])
+        if self.known is not None and (to_read or vanished or renamed):
+            self.known.forget([*to_read, *vanished, *renamed])
         if self.rebuild and names is None and not report.interrupted:
             forget_unused_image_texts()
             rebuild_indexes()
@@ -242,7 +193,7 @@ class SessionSynchronizer:
         (logger.error if raised else logger.info)("%s", alarm.message())
         return True
 
-    def _read_and_write(self, to_read: list[str], folders: dict[str, int], report: SyncReport) -> None:
+    def _read_and_write(self, to_read: list[str], folders: dict[str, FolderSeen], report: SyncReport) -> None:
         pending: list[FolderRead] = []
         pending_images = done = 0
         for name in to_read:
@@ -270,14 +221,28 @@ class SessionSynchronizer:
 
     # --- reading ------------------------------------------------------------------------
 
-    def _changed(self, name: str, mtime_ns: int, known: _Known | None) -> bool:
+    def _follow_renames(self, folders: dict[str, FolderSeen], known: dict[str, Known], report: SyncReport) -> list[str]:
+        """Sessions whose folder was renamed or moved take their new names (``known`` is brought
+        up to date); returns every name involved."""
+        renames = find_renames(results_dir=self.results_dir, folders=folders, known=known)
+        if not renames:
+            return []
+        renamed = rename_sessions(renames, now=self.clock())
+        involved = [name for session, old_name in renamed for name in (old_name, session.name)]
+        for name in involved:
+            known.pop(name, None)
+        known.update(load_named(involved))
+        report.renamed += len(renames)
+        return involved
+
+    def _changed(self, name: str, seen: FolderSeen, known: Known | None) -> bool:
         """Whether the folder must be read again: its mtime, then its manifest's (rewritten in place,
         the manifest does not change its folder's mtime)."""
         if known is None or self.full or known.is_missing:
             return True
         if known.stats_version is not None and known.stats_version != STATS_VERSION:
             return True
-        if mtime_ns != known.folder_mtime_ns:
+        if seen.mtime_ns != known.folder_mtime_ns or (seen.device, seen.inode) != known.identity:
             return True
         return manifest_stamp(self.results_dir, name) != (known.manifest_mtime_ns, known.manifest_size)
 

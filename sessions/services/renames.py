@@ -1,0 +1,67 @@
+"""Renamed and moved session folders (SPEC section 11): the same session under a new name.
+
+A folder that appears while a session's folder is gone is that session when it is the same file
+system object (device and inode: a rename, a move within the results folder, two folders
+swapped) or, when it was copied, when it holds the same content (the session's fingerprint: its
+manifest's bytes, or its images' names and sizes). ``sessions.lifecycle.rename_sessions``
+records the outcome.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessions.reading import folder_fingerprint
+from sessions.scanning import FolderSeen
+from sessions.services.known import Known
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rename:
+    session_id: int
+    old_name: str
+    new_name: str
+    how: str  # "same folder" or "same content"
+
+
+def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known: Mapping[str, Known]) -> list[Rename]:
+    """The sessions whose folder now has another name, among ``folders`` (what is on disk) and
+    ``known`` (what the database holds about the same names and the ones that vanished)."""
+
+    def identity_changed(name: str) -> bool:
+        entry, seen = known.get(name), folders.get(name)
+        return (entry is not None and seen is not None and entry.identity is not None
+                and entry.identity != (seen.device, seen.inode))
+
+    # Sessions no longer at their name: their folder is gone, or another folder holds the name.
+    left = {name: entry for name, entry in known.items()
+            if not entry.is_missing and (name not in folders or identity_changed(name))}
+    # Folders at a name that is not (or no longer) a present session's own.
+    arrived = {name: seen for name, seen in folders.items()
+               if name not in known or known[name].is_missing or identity_changed(name)}
+    if not left or not arrived:
+        return []
+    renames = []
+    by_identity = {entry.identity: name for name, entry in left.items() if entry.identity is not None}
+    for name, seen in sorted(arrived.items()):
+        old = by_identity.pop((seen.device, seen.inode), None)
+        if old is not None and old != name:
+            renames.append(Rename(left.pop(old).pk, old, name, "same folder"))
+    # Copied, then the original deleted: only a folder that vanished can have been copied away.
+    by_content: dict[str, str | None] = {}
+    for name, entry in left.items():
+        if name not in folders and entry.fingerprint:
+            by_content[entry.fingerprint] = None if entry.fingerprint in by_content else name  # None: ambiguous
+    taken = {rename.new_name for rename in renames}
+    for name in sorted(arrived):
+        if not by_content or name in taken or (name in known and not known[name].is_missing):
+            continue
+        old_name = by_content.pop(folder_fingerprint(results_dir, name) or "", None)
+        if old_name is not None:
+            renames.append(Rename(left[old_name].pk, old_name, name, "same content"))
+    return renames
