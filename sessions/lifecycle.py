@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -312,8 +313,8 @@ def rename_sessions(renames: Sequence[Rename], *, now: datetime) -> list[tuple[S
                        for session, old_name in renamed], now=now)
         stamp_changes([session.pk for session, _ in renamed])
         for session, old_name in renamed:
-            transaction.on_commit(lambda s=session, old=old_name: session_renamed.send(
-                sender=Session, session=s, old_name=old, new_name=s.name))
+            transaction.on_commit(partial(session_renamed.send, sender=Session, session=session, old_name=old_name,
+                                          new_name=session.name))
     for session, old_name in renamed:
         logger.info("%s: renamed from %s", session.name, old_name)
     return renamed
