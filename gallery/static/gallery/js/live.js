@@ -71,6 +71,7 @@ export function showSession(root, data) {
   const bar = field("bar");
   if (bar) {
     bar.style.width = barWidth(data.completion_percentage);
+    if (data.status) bar.parentElement.dataset.status = data.status;
     bar.parentElement.title = data.completion_percentage === null || data.completion_percentage === undefined
       ? "no expected count" : `${Number(data.completion_percentage).toFixed(1)} %`;
   }
