@@ -190,6 +190,6 @@ def variation_chips(session: Session, query: Query) -> list[ChipGroup]:
     return groups
 
 
-def session_links(session: Session) -> dict[str, str]:
-    return {"images_api": session_images_url(session.name),
-            "metadata_api": reverse("session-metadata", kwargs={"name": session.name})}
+def images_api_url(session: Session) -> str:
+    """Where the live script asks for a session's new images."""
+    return session_images_url(session.name)

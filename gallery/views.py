@@ -98,7 +98,6 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
     context: dict[str, Any] = {
         "session": session, "card": card, "query": query, "chips": presenters.variation_chips(session, query),
         "metadata": metadata, "tags": metadata.tag_list if metadata is not None else [],
-        "links": presenters.session_links(session),
         "generation": facts.generation_facts(session), "counts": facts.count_facts(session),
         "times": facts.time_facts(session), "variations": facts.variation_facts(session),
         "events": selectors.session_events(session), "thumbs": [], "page": Page(),
@@ -112,7 +111,7 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
     items = presenters.image_items(page.items, session_name=session.name)
     context.update(page=page, thumbs=presenters.thumbnails(items), page_data=presenters.page_data(
         items, [session], session=session.name, status=session.status, last_page=not page.has_next,
-        images_api=context["links"]["images_api"],
+        images_api=presenters.images_api_url(session),
         # The live script asks the API for new images with the page's own filters.
         filters=query.only(*LIVE_IMAGE_FILTERS).string()))
     return _render(request, "gallery/session.html", context)
