@@ -87,7 +87,7 @@ def test_look_filter_flip_copy_favourite_compare(live_server, library: list[str]
         page.wait_for_url(f"{base}/sessions/{faces}/")
         page.wait_for_function("[...document.querySelectorAll('[data-thumbs] img')]"
                                ".every(img => img.complete && img.naturalWidth > 0)")
-        screenshot(page, tmp_path, "session", full_page=True)
+        screenshot(page, tmp_path, "session")
 
         # The viewer: the image, its prompt; the arrow keys step; the fragment names the image.
         viewer = page.locator("dialog[data-viewer]")
