@@ -49,13 +49,17 @@ class Page:
         return (self.number - 1) * self.size
 
 
-def page_of(queryset: QuerySet, *, number: int, size: int) -> Page:
-    """Page ``number`` (from 1) of ``size`` items of ``queryset``, in its order."""
+def page_of(queryset: QuerySet, *, number: int, size: int, details: QuerySet | None = None) -> Page:
+    """Page ``number`` (from 1) of ``size`` items of ``queryset``, in its order.
+
+    ``details``: what to read the page's rows from, the list before its filters (the ids have
+    passed them already). A search's filter is costly to evaluate a second time."""
     offset = (number - 1) * size
     ids = list(queryset.prefetch_related(None).values_list("pk", flat=True)[offset:offset + size + 1])
     has_next = len(ids) > size
     ids = ids[:size]
     if not ids:
         return Page([], number, size, False)
-    details = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
-    return Page([details[pk] for pk in ids if pk in details], number, size, has_next)
+    source = details if details is not None else queryset
+    rows = {row.pk: row for row in source.order_by().filter(pk__in=ids)}
+    return Page([rows[pk] for pk in ids if pk in rows], number, size, has_next)

@@ -49,12 +49,14 @@ def _filtered(filterset: FilterSet) -> Any:
     return filterset.qs
 
 
-def _page(request: HttpRequest, queryset: Any, size: int) -> Page:
+def _page(request: HttpRequest, filterset: FilterSet, size: int) -> Page:
+    """The requested page of the FilterSet's list, its rows read from the unfiltered list."""
+    filtered = _filtered(filterset)
     try:
         number = page_number(request.GET.get(PAGE_PARAMETER))
     except PageNumberError as exc:
         raise BadQuery([(PAGE_PARAMETER, str(exc))]) from None
-    return page_of(queryset, number=number, size=size)
+    return page_of(filtered, number=number, size=size, details=filterset.queryset)
 
 
 def _render(request: HttpRequest, template: str, context: dict[str, Any], *, errors: list | None = None,
@@ -77,8 +79,8 @@ def session_grid(request: HttpRequest) -> HttpResponse:
     context: dict[str, Any] = {"query": query, "filters": _filter_form(query), "active": _active_filters(query, SessionFilter),
                                "cards": [], "page": Page(), "search_keep": query.without("q", PAGE_PARAMETER).items()}
     try:
-        sessions = _filtered(SessionFilter(request.GET, queryset=selectors.sessions_with_details(), request=request))
-        page = _page(request, sessions, SESSIONS_PER_PAGE)
+        page = _page(request, SessionFilter(request.GET, queryset=selectors.sessions_with_details(), request=request),
+                     SESSIONS_PER_PAGE)
     except BadQuery as bad:
         return _render(request, "gallery/grid.html", context, errors=bad.errors)
     staff = request.user.is_staff
@@ -104,8 +106,8 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
         "page_data": presenters.page_data([], [session]),
     }
     try:
-        images = _filtered(ImageFilter(request.GET, queryset=selectors.session_images(session), request=request))
-        page = _page(request, images, SESSION_IMAGES_PER_PAGE)
+        page = _page(request, ImageFilter(request.GET, queryset=selectors.session_images(session), request=request),
+                     SESSION_IMAGES_PER_PAGE)
     except BadQuery as bad:
         return _render(request, "gallery/session.html", context, errors=bad.errors)
     items = presenters.image_items(page.items, session_name=session.name)
@@ -125,8 +127,8 @@ def image_search(request: HttpRequest) -> HttpResponse:
                                "active": _active_filters(query, LibraryImageFilter), "search_target": "images",
                                "search_keep": query.without("q", PAGE_PARAMETER).items()}
     try:
-        images = _filtered(LibraryImageFilter(request.GET, queryset=selectors.library_images(), request=request))
-        page = _page(request, images, IMAGES_PER_PAGE)
+        page = _page(request, LibraryImageFilter(request.GET, queryset=selectors.library_images(), request=request),
+                     IMAGES_PER_PAGE)
     except BadQuery as bad:
         return _render(request, "gallery/images.html", context, errors=bad.errors)
     items = presenters.image_items(page.items)

@@ -83,3 +83,21 @@ def test_what_a_page_costs(superuser: Client, synced_results: Path) -> None:
     assert queries(superuser, f"/sessions/{FACIAL}/") == 2 + 2 + 2 + 1  # session+tags, image ids+rows, events
     # Whether any session is forgotten, the search's own look-ups (at most 3), ids, rows, sessions' stats.
     assert queries(superuser, "/images/?q=smiling") <= 2 + 1 + 3 + 3
+
+
+@pytest.mark.parametrize("url", ["/?q=smiling", "/images/?q=smiling"])
+def test_a_searched_page_reads_its_rows_without_searching_again(superuser: Client, synced_results: Path, url: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ids have passed the search: the rows are read by id alone (at 100,000 sessions,
+    evaluating the search a second time cost more than the rest of the page)."""
+    # A search that matches many, as in a large library: its index is asked inside the list's query.
+    monkeypatch.setattr("sessions.search.engines.DENSE_AT", 1)
+    monkeypatch.setattr("sessions.search.MANY_TEXTS", 1)
+    with CaptureQueriesContext(connection) as captured:
+        response = superuser.get(url)
+    assert response.status_code == 200
+    rows = [query["sql"] for query in captured.captured_queries
+            if '"gen_sessions_session"."uuid"' in query["sql"] or '"gen_sessions_sessionimage"."prompt"' in query["sql"]]
+    assert rows, "no query read the page's rows"
+    for sql in rows:
+        assert "_fts" not in sql and "@@" not in sql, sql
