@@ -274,3 +274,19 @@ def test_stepping_past_the_last_image_of_a_page(live_server, library: list[str],
         page.wait_for_url(re.compile(rf".*/sessions/{name}/#image="))
         assert title.inner_text() == last_of_first
     assert Session.objects.filter(name=name).exists()
+
+
+def test_a_file_gone_from_disk_leaves_an_empty_tile(live_server, library: list[str], results_dir: Path) -> None:
+    User.objects.create_superuser("ada", password=PASSWORD)
+    name = library[0]
+    for path in (results_dir / name).glob("*.png"):
+        path.unlink()  # not synced since: the rows still name them
+    base = live_server.url
+    with open_browser() as context:
+        page = context.new_page()
+        log_in(page, base, "ada", f"/sessions/{name}/")
+        page.wait_for_function("document.querySelectorAll('[data-thumbs] img.is-broken').length === 12")
+        page.goto(f"{base}/")
+        cover = page.locator(f".card[data-session='{name}'] img")
+        page.wait_for_function("image => image.classList.contains('is-broken')", arg=cover.element_handle())
+        assert cover.evaluate("image => getComputedStyle(image).visibility") == "hidden"

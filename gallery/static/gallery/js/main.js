@@ -77,6 +77,18 @@ function startLive(viewer) {
   });
 }
 
+// A thumbnail whose file is gone (a session missing from disk) leaves its tile empty, not a
+// broken-image icon.
+const TILE_IMAGES = ".card-cover img, .thumb img, .single-thumb img";
+document.addEventListener("error", (event) => {
+  if (event.target instanceof HTMLImageElement && event.target.matches(TILE_IMAGES)) {
+    event.target.classList.add("is-broken");
+  }
+}, true);
+for (const image of document.querySelectorAll(TILE_IMAGES)) {
+  if (image.complete && image.naturalWidth === 0) image.classList.add("is-broken"); // failed before we listened
+}
+
 const viewer = startViewer();
 initFavourites(document);
 const notes = document.querySelector("[data-notes] [data-tags]");
