@@ -56,6 +56,8 @@ class OngoingRun:
 @contextmanager
 def open_browser(**context_options: Any) -> Iterator[Any]:
     """A browser context on the system's Chromium (never a downloaded one)."""
+    from django.db import connections
+
     sync_playwright = browser_or_skip()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
@@ -65,6 +67,9 @@ def open_browser(**context_options: Any) -> Iterator[Any]:
             yield context
         finally:
             browser.close()
+            # Inside Playwright's context the ORM opens database connections of its own: closed
+            # here, or PostgreSQL refuses to drop the test database at the end.
+            connections.close_all()
 
 
 def log_in(page: Any, base_url: str, username: str, path: str = "/") -> None:
