@@ -9,7 +9,8 @@ and on PostgreSQL, measured through a real server.
 For each library size: a cold sync in a fresh process on a fresh database (search index
 included), the no-change re-sync, then gunicorn (2 workers x 4 threads) on 127.0.0.1 with
 REQUESTS requests per path one after another on a kept-alive connection (after 5 to warm
-up), and the watcher at rest (every thumbnail made) for IDLE seconds: its CPU and memory.
+up; the API with a token, the admin's and the gallery's pages logged in), and the watcher at
+rest (every thumbnail made) for IDLE seconds: its CPU and memory.
 Libraries are made by mklib.py under bench/out/ and kept. One session in ten is liked and
 tagged, one in a hundred has a note.
 """
@@ -135,7 +136,8 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
 
     token = create_api_token(user=User.objects.get_or_create(username="scale", defaults={"is_staff": True})[0])
     cookie = admin_cookie()
-    name = Session.objects.order_by("-created_at").values_list("name", flat=True)[sessions // 2]
+    name, other = Session.objects.order_by("-created_at").values_list("name", flat=True)[
+        sessions // 2:sessions // 2 + 2]
     deep = max(0, sessions - 100)
     paths = {
         "list, first page": "/api/sessions/?limit=100",
@@ -152,11 +154,18 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
         "admin list, searched": "/admin/gen_sessions/session/?q=angry",
         "admin list, filtered": "/admin/gen_sessions/session/?status__exact=completed&favourite=yes",
         "admin events": "/admin/gen_sessions/event/",
+        "gallery grid": "/",
+        "gallery grid, deep page": f"/?page={max(1, sessions // 48 - 1)}",
+        "gallery grid, filtered": "/?model=v1-5&liked=true&complete=true",
+        "gallery grid, searched": "/?q=angry",
+        "gallery session": f"/sessions/{name}/",
+        "gallery images, q rare": f"/images/?q={word}",
+        "gallery compare": f"/compare/?a={name}&b={other}",
     }
     server = Server(results)
     try:
         for label, path in paths.items():
-            headers = {"Cookie": cookie} if path.startswith("/admin/") else None
+            headers = None if path.startswith("/api/") else {"Cookie": cookie}  # the admin's and the gallery's
             seconds = timings(server.port, token, path, args.requests, headers=headers)
             figures[label] = statistics.median(seconds) * 1000
             print(f"  {label:26} {path:64} {summary(seconds)}", flush=True)

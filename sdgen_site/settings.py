@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     "accounts.apps.AccountsConfig",
     "sessions.apps.SessionsConfig",
     "thumbnails.apps.ThumbnailsConfig",
+    "gallery.apps.GalleryConfig",
 ]
 
 MIDDLEWARE = [

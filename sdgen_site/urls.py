@@ -9,4 +9,6 @@ urlpatterns = [
     # Log-in and log-out pages for the browsable API (outside /api/: pages, not endpoints).
     path("auth/", include("rest_framework.urls")),
     path("api/", include("sessions.urls")),
+    # The gallery's pages (/, /sessions/<name>/, /images/, /compare/), last: the rest go first.
+    path("", include("gallery.urls")),
 ]

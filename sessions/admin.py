@@ -19,7 +19,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.safestring import SafeString
+from django.utils.safestring import SafeString, mark_safe
 
 from sessions import facts, selectors
 from sessions.image_files import is_thumbnail_source
@@ -46,6 +46,16 @@ STATUS_COLOURS = {SessionStatus.ONGOING: "#1f6feb", SessionStatus.COMPLETED: "#1
 HEARTBEAT_WARNING_AFTER = 60  # seconds
 IMAGES_SHOWN = 300
 MANIFEST_SHOWN = 200_000  # characters
+# Quiet marks for the list's flags, not Django's boolean icons: most sessions are neither, and
+# a column of red error icons reads as a list of failures.
+FAVOURITE_MARK = mark_safe('<span class="sdgen-mark" title="favourite" style="color:#d4a017">★</span>')
+TEST_MARK = mark_safe('<span class="sdgen-mark" title="a test run">test</span>')
+NO_MARK = mark_safe('<span class="sdgen-muted" title="no">·</span>')
+
+admin.site.site_header = "sdgen site administration"
+admin.site.site_title = "sdgen site admin"
+admin.site.index_title = "Library"
+admin.site.site_url = "/"  # the gallery ("View gallery": sdgen_site/templates/admin/base_site.html)
 
 
 # --- list filters ---------------------------------------------------------------------------
@@ -316,15 +326,15 @@ class SessionAdmin(admin.ModelAdmin):
             "</div>", session.images_actual, expected,
             f"{percentage:.2f}%" if percentage is not None else "no manifest", f"{width:.0f}")
 
-    @admin.display(description="favourite", boolean=True)
-    def favourite(self, session: Session) -> bool:
+    @admin.display(description="favourite")
+    def favourite(self, session: Session) -> SafeString:
         metadata = getattr(session, "metadata", None)
-        return bool(metadata and metadata.is_favorite)
+        return FAVOURITE_MARK if metadata and metadata.is_favorite else NO_MARK
 
-    @admin.display(description="test", boolean=True)
-    def test_run(self, session: Session) -> bool:
+    @admin.display(description="test")
+    def test_run(self, session: Session) -> SafeString:
         metadata = getattr(session, "metadata", None)
-        return bool(metadata and metadata.is_test)
+        return TEST_MARK if metadata and metadata.is_test else NO_MARK
 
     @admin.display(description="first image")
     def thumbnail(self, session: Session) -> SafeString | str:
