@@ -106,8 +106,8 @@ def image_rows(a: Session, b: Session, *, number: int, size: int) -> ImageRows:
     side_a = list(selectors.session_images(a)[offset:offset + size + 1])
     side_b = list(selectors.session_images(b)[offset:offset + size + 1])
     has_next = len(side_a) > size or len(side_b) > size
-    pairs = zip_longest(presenters.image_items(side_a[:size], session_name=a.name),
-                        presenters.image_items(side_b[:size], session_name=b.name))
+    pairs = zip_longest(presenters.image_items(side_a[:size], session=a),
+                        presenters.image_items(side_b[:size], session=b))
     rows: list[ImageRow] = []
     items: list[dict[str, Any]] = []
     for row, pair in enumerate(pairs, start=offset + 1):

@@ -123,9 +123,10 @@ def thumbnails(items: Sequence[dict[str, Any]], *, start: int = 0) -> list[Thumb
     return cells
 
 
-def image_items(images: Iterable[SessionImage], *, session_name: str | None = None) -> list[dict[str, Any]]:
-    """The API's image items (the viewer and the live script read the same JSON)."""
-    context = {"session_name": session_name} if session_name else {}
+def image_items(images: Iterable[SessionImage], *, session: Session | None = None) -> list[dict[str, Any]]:
+    """The API's image items (the viewer and the live script read the same JSON); ``session``
+    when they all belong to it (its stats give an sdgen image's parameters)."""
+    context = {"session": session} if session is not None else {}
     return list(ImageSerializer(list(images), many=True, context=context).data)
 
 

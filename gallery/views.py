@@ -110,7 +110,7 @@ def session_page(request: HttpRequest, name: str) -> HttpResponse:
                      SESSION_IMAGES_PER_PAGE)
     except BadQuery as bad:
         return _render(request, "gallery/session.html", context, errors=bad.errors)
-    items = presenters.image_items(page.items, session_name=session.name)
+    items = presenters.image_items(page.items, session=session)
     context.update(page=page, thumbs=presenters.thumbnails(items), page_data=presenters.page_data(
         items, [session], session=session.name, status=session.status, last_page=not page.has_next,
         images_api=presenters.images_api_url(session),

@@ -13,6 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.auth.forms import AuthenticationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.loader import render_to_string
@@ -56,6 +57,9 @@ admin.site.site_header = "sdgen site administration"
 admin.site.site_title = "sdgen site admin"
 admin.site.index_title = "Library"
 admin.site.site_url = "/"  # the gallery ("View gallery": sdgen_site/templates/admin/base_site.html)
+# The admin's log-in page is also the gallery's, and the gallery is for every account, not only
+# staff: log anyone active in. The admin's own pages still ask for staff (AdminSite.has_permission).
+admin.site.login_form = AuthenticationForm
 
 
 # --- list filters ---------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from django.db.models import Count, Prefetch, QuerySet, Sum
 
 from sessions.image_parameters import PARAM_KEYS
 from sessions.models import (
+    IN_LIBRARY,
     Event,
     ResultsFolderAlarm,
     Session,
@@ -45,7 +46,7 @@ def library_images() -> QuerySet[SessionImage]:
     """Images across the library (forgotten sessions' left out), newest first, with their
     session's name and the settings its manifest gives (an sdgen image's parameters)."""
     images = SessionImage.objects.all()
-    forgotten = Session.objects.filter(forgotten_at__isnull=False).values("pk")
+    forgotten = Session.objects.filter(~IN_LIBRARY).values("pk")
     if forgotten.exists():  # seldom: no test per image at all then
         images = images.exclude(session_id__in=forgotten)
     settings = [f"session__stats__{key}" for key in PARAM_KEYS]

@@ -67,13 +67,13 @@ class Broadcaster:
         self.recent: deque[tuple[int, dict[str, Any]]] = deque(maxlen=RETAINED)
         self.seen = latest_change()
         self.condition = threading.Condition()
+        self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="change-feed", daemon=True)
         self.thread.start()
 
     def _run(self) -> None:
         quiet_since = self.monotonic()
-        while True:
-            time.sleep(self.poll)
+        while not self.stopping.wait(self.poll):
             if _open_streams:
                 quiet_since = self.monotonic()
             elif self.monotonic() - quiet_since > self.idle:
@@ -91,6 +91,10 @@ class Broadcaster:
                 logger.exception("the change feed could not be read; trying again")
             finally:
                 _release_connection()  # this thread holds no connection while it sleeps
+
+    def stop(self, *, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.thread.join(timeout)
 
     def after(self, cursor: int) -> list[tuple[int, dict[str, Any]]] | None:
         """The retained changes after ``cursor``; None when some of them are older than what is
@@ -119,6 +123,16 @@ def broadcaster() -> Broadcaster:
         if _broadcaster is None or not _broadcaster.thread.is_alive():
             _broadcaster = Broadcaster(poll=settings.SDGEN_STREAM_POLL, idle=settings.SDGEN_STREAM_IDLE)
         return _broadcaster
+
+
+def stop_broadcaster() -> None:
+    """Stop this process's broadcaster now rather than when it falls idle (a server that stops,
+    a test whose database goes away)."""
+    global _broadcaster
+    with _lock:
+        running, _broadcaster = _broadcaster, None
+    if running is not None:
+        running.stop()
 
 
 class TooManyStreams(Exception):

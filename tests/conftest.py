@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,15 @@ def _fresh_cache() -> None:
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _no_change_feed_left() -> Iterator[None]:
+    """A test that opened a stream leaves no broadcaster reading the feed into the next test."""
+    yield
+    from sessions.stream import stop_broadcaster
+
+    stop_broadcaster()
 
 
 @pytest.fixture

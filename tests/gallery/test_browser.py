@@ -14,6 +14,7 @@ from sessions.permissions import SessionAction
 from sessions.services import sync_sessions, update_metadata
 from tests.gallery.browser import PASSWORD, OngoingRun, log_in, open_browser, screenshot, simulated_runs
 from tests.gallery.conftest import FACIAL, FACIAL_2, RANDOM, SWEEP
+from tests.sessions.test_other_generators import a1111_png
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,8 +32,8 @@ def library(results_dir: Path, settings, monkeypatch: pytest.MonkeyPatch) -> lis
 
 
 def editor(username: str = "eve") -> User:
-    """May edit notes. Staff: the admin's log-in page, which the gallery uses, admits staff only."""
-    user = User.objects.create_user(username, password=PASSWORD, is_staff=True)
+    """May edit notes; not staff (the admin's log-in page lets every account into the gallery)."""
+    user = User.objects.create_user(username, password=PASSWORD)
     user.user_permissions.add(Permission.objects.get(content_type__app_label="gen_sessions",
                                                      codename="change_sessionmetadata"))
     return user
@@ -225,6 +226,28 @@ def test_a_refused_change_says_why(live_server, library: list[str]) -> None:
         page.wait_for_function("document.querySelector('[data-notes-status]').classList.contains('is-error')")
         assert SessionAction.EDIT_METADATA.refusal in page.locator("[data-notes-status]").inner_text()
     assert not SessionMetadata.objects.exists()
+
+
+def test_an_image_from_another_generator_shows_its_own_settings(live_server, library: list[str],
+                                                                results_dir: Path) -> None:
+    User.objects.create_superuser("ada", password=PASSWORD)
+    folder = results_dir / "2025-03-01_101500_a1111"
+    folder.mkdir()
+    a1111_png(folder / "00001-42.png", prompt="a red fox in the snow", seed=42, model="juggernautXL_v9")
+    sync_sessions(results_dir=results_dir)
+    base = live_server.url
+    with open_browser() as context:
+        page = context.new_page()
+        errors = watch_errors(page)
+        log_in(page, base, "ada", f"/sessions/{folder.name}/")
+        page.locator("[data-viewer-index='0']").click()
+        viewer = page.locator("dialog[data-viewer]")
+        assert viewer.locator("[data-v=prompt]").inner_text() == "a red fox in the snow"
+        parameters = viewer.locator("[data-v=parameters]").inner_text()
+        for shown in ("generator\nAUTOMATIC1111", "model\njuggernautXL_v9", "sampler\nEuler a", "steps\n25",
+                      "CFG scale\n7"):
+            assert shown in parameters, (shown, parameters)
+        assert errors == []
 
 
 def test_a_phone_sized_window(live_server, library: list[str], tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.contrib.auth.models import User
 from django.test import Client
 
 from sessions.models import Session
@@ -49,6 +50,17 @@ class TestLogIn:
                                {"username": "ada", "password": "a long enough password", "next": "/images/?q=angry"})
         assert response.status_code == 302 and response["Location"] == "/images/?q=angry"
         assert client.get("/images/?q=angry").status_code == 200
+
+    def test_an_account_without_staff_status_logs_in_to_the_gallery_not_the_admin(self, client: Client,
+                                                                               synced_results: Path) -> None:
+        User.objects.create_user("reader", password="a long enough password")
+        response = client.post("/admin/login/?next=/", {"username": "reader", "password": "a long enough password",
+                                                        "next": "/"})
+        assert response.status_code == 302 and response["Location"] == "/"
+        assert client.get("/").status_code == 200
+        admin_index = client.get("/admin/")
+        assert admin_index.status_code == 302 and admin_index["Location"].startswith("/admin/login/")
+        assert "not authorized to access this page" in client.get(admin_index["Location"]).content.decode()
 
     def test_the_api_and_the_admin_are_still_theirs(self, superuser: Client, synced_results: Path) -> None:
         assert superuser.get("/api/sessions/").json()["total_count"] == 4

@@ -40,6 +40,18 @@ export async function copyText(text, { clipboard = navigator.clipboard, doc = do
   return copied;
 }
 
+// An image's own settings (the API's params), labelled; its size is already in the details.
+const PARAMETER_LABELS = {sd_model: "model", sampler_name: "sampler", scheduler: "scheduler", steps: "steps",
+                          cfg_scale: "CFG scale"};
+
+function imageParameters(item) {
+  const rows = Object.entries(PARAMETER_LABELS)
+    .filter(([key]) => item.params && item.params[key] !== null && item.params[key] !== undefined)
+    .map(([key, label]) => [label, String(item.params[key])]);
+  rows.unshift(["generator", item.generator]);
+  return rows;
+}
+
 export class Viewer {
   constructor(dialog, { images, sessions = {}, pageSession = null, previousPage = null, nextPage = null,
                         win = window } = {}) {
@@ -204,7 +216,10 @@ export class Viewer {
     details.push(["file", formatBytes(item.file_size)]);
     if (item.created_at) details.push(["written", new Date(item.created_at).toLocaleString()]);
     pairs(parts.details, details);
-    const parameters = session.parameters || [];
+    // An sdgen image was made with its session's settings (with its mode and seed mode); an image
+    // from another generator carries its own.
+    const parameters = item.generator && item.generator !== "sdgen" ? imageParameters(item)
+      : (session.parameters || []);
     parts["parameters-section"].hidden = parameters.length === 0;
     pairs(parts.parameters, parameters);
   }
