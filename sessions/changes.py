@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connection, transaction
-from django.db.models import Case, IntegerField, Value, When
 
 from sessions.models import ChangeCounter, Session
 
@@ -24,8 +23,10 @@ def stamp_changes(session_ids: Sequence[int]) -> None:
         first = counter.value + 1
         counter.value += len(ids)
         counter.save(update_fields=["value"])
-        numbers = [When(pk=pk, then=Value(first + offset)) for offset, pk in enumerate(ids)]
-        Session.objects.filter(pk__in=ids).update(change_seq=Case(*numbers, output_field=IntegerField()))
+        table = connection.ops.quote_name(Session._meta.db_table)
+        with connection.cursor() as cursor:
+            cursor.executemany(f"UPDATE {table} SET change_seq = %s WHERE id = %s",
+                               [(first + offset, pk) for offset, pk in enumerate(ids)])
 
 
 def latest_change() -> int:

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from sessions.bulk_insert import insert_objects
 from sessions.changes import stamp_changes
 from sessions.models import SYSTEM_PERFORMER, Event, EventKind, EventSource, Session, SessionStatus
 from sessions.scanning import stamp_session_folder
@@ -199,7 +200,8 @@ def record_events(specs: Sequence[EventSpec], *, now: datetime | None = None) ->
                 timestamp=timestamp,
             )
         )
-    return Event.objects.bulk_create(events)
+    insert_objects(events, returning_pk=True)
+    return events
 
 
 def _milliseconds(moment: datetime) -> datetime:

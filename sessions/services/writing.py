@@ -1,6 +1,6 @@
 """Writing a batch of folder reads: sessions, stats, image rows and events in one transaction.
 
-Bulk inserts (``SessionImageQuerySet.insert_rows``, ``bulk_create``) keep a first sync of a
+Bulk inserts (``SessionImageQuerySet.insert_rows``, ``insert_objects``) keep a first sync of a
 million images fast; a batch that cannot be stored is split until the one session at fault
 is found, and that session gets a ``sync_error`` while the others are stored. Statuses and
 events go through ``sessions.lifecycle``.
@@ -16,6 +16,7 @@ from pathlib import Path
 
 from django.db import DatabaseError, IntegrityError, transaction
 
+from sessions.bulk_insert import insert_objects
 from sessions.changes import stamp_changes
 from sessions.image_files import cover_image
 from sessions.lifecycle import (
@@ -169,7 +170,8 @@ class SessionBatchWriter:
             if read.listing is None:  # unreadable folder: nothing known but its name
                 session.created_at = session.last_activity_at = now
             sessions.append(session)
-        created = Session.objects.bulk_create(sessions)
+        insert_objects(sessions, returning_pk=True)
+        created = sessions
         record_events(discovered_events(created), now=now)
         for session in created:
             logger.info("%s: discovered (%s, %d images)", session.name, session.status, session.images_actual)
@@ -211,9 +213,7 @@ class SessionBatchWriter:
             if read.stats is not None
         ]
         if rows:
-            SessionStats.objects.bulk_create(
-                rows, update_conflicts=True, unique_fields=["session"], update_fields=_STATS_FIELDS
-            )
+            insert_objects(rows, update_conflicts_on=["session"], update_fields=_STATS_FIELDS)
         without = [sessions[read.name].pk for read in reads if read.stats is None]
         if without:
             SessionStats.objects.filter(session_id__in=without).delete()
@@ -227,8 +227,7 @@ class SessionBatchWriter:
         rows = [SessionSearch(session_id=ids[name], images_text=images_text(sorted(plan.texts.values())),
                               own_text=own_text(words=plan.session_words, metadata=metadata.get(ids[name], "")))
                 for name, plan in plans.items()]
-        SessionSearch.objects.bulk_create(rows, update_conflicts=True, unique_fields=["session"],
-                                          update_fields=["own_text", "images_text"])
+        insert_objects(rows, update_conflicts_on=["session"], update_fields=["own_text", "images_text"])
 
     @staticmethod
     def _apply_manifest_status(session: Session, read: FolderRead, now: datetime) -> bool:

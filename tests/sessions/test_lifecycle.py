@@ -118,7 +118,7 @@ def test_a_failed_event_write_leaves_the_status_unchanged(monkeypatch: pytest.Mo
     def broken(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(Event.objects, "bulk_create", broken)
+    monkeypatch.setattr("sessions.lifecycle.insert_objects", broken)
     with pytest.raises(RuntimeError, match="disk full"):
         transition_status(session=session, to_status="completed", source="watchdog")
     monkeypatch.undo()
@@ -131,7 +131,8 @@ def test_a_failed_event_write_inside_an_outer_transaction_rolls_back_only_the_mo
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     session = create_session()
-    monkeypatch.setattr(Event.objects, "bulk_create", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    monkeypatch.setattr("sessions.lifecycle.insert_objects",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
     with transaction.atomic():
         with pytest.raises(RuntimeError):
             transition_status(session=session, to_status="aborted", source="watchdog")

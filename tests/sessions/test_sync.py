@@ -491,20 +491,20 @@ class TestValuesThatDoNotFitTheDatabase:
         self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         from django.db import DataError
-        from django.db.models import QuerySet
 
-        real = QuerySet.bulk_create
+        from sessions.services import writing
 
-        def refuse_one(self, objs, *args, **kwargs):
-            objs = list(objs)
-            if self.model is SessionStats and any(stats.session_id == sweep_id() for stats in objs):
+        real = writing.insert_objects
+
+        def refuse_one(objs, **kwargs):
+            if objs and isinstance(objs[0], SessionStats) and any(stats.session_id == sweep_id() for stats in objs):
                 raise DataError("value too long for type character varying(100)")
-            return real(self, objs, *args, **kwargs)
+            return real(objs, **kwargs)
 
         def sweep_id() -> int | None:
             return Session.objects.filter(name=SWEEP).values_list("pk", flat=True).first()
 
-        monkeypatch.setattr(QuerySet, "bulk_create", refuse_one)
+        monkeypatch.setattr(writing, "insert_objects", refuse_one)
         report = sync_sessions(results_dir=results_dir)
         assert report.created == 4
         assert "cannot store what was read: value too long" in report.errors[SWEEP]
@@ -515,20 +515,20 @@ class TestValuesThatDoNotFitTheDatabase:
     def test_a_batch_that_collides_with_another_writer_is_written_again(
         self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        from django.db.models import QuerySet
+        from sessions.services import writing
 
-        real = QuerySet.bulk_create
+        real = writing.insert_objects
         collided: list[str] = []
 
-        def another_writer_first(self, objs, *args, **kwargs):
-            objs = list(objs)
-            if self.model is Session and not collided and objs:
+        def another_writer_first(objs, **kwargs):
+            if objs and isinstance(objs[0], Session) and not collided:
                 collided.append(objs[0].name)
-                real(self, [Session(**{f.attname: getattr(objs[0], f.attname) for f in Session._meta.concrete_fields
-                                       if f.attname not in ("id", "uuid")})])  # the watcher, a moment ago
-            return real(self, objs, *args, **kwargs)
+                Session.objects.bulk_create([Session(**{f.attname: getattr(objs[0], f.attname)
+                                                        for f in Session._meta.concrete_fields
+                                                        if f.attname not in ("id", "uuid")})])  # the watcher, a moment ago
+            return real(objs, **kwargs)
 
-        monkeypatch.setattr(QuerySet, "bulk_create", another_writer_first)
+        monkeypatch.setattr(writing, "insert_objects", another_writer_first)
         report = sync_sessions(results_dir=results_dir)
         assert collided and report.created == 4 and not report.errors
         assert Session.objects.count() == 4
