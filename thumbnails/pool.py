@@ -6,20 +6,45 @@ import heapq
 import itertools
 import logging
 import multiprocessing
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from sdgen_site.processes import die_with_parent
+from thumbnails import rendering
 from thumbnails.rendering import Job, Outcome, Status, render
 
 logger = logging.getLogger(__name__)
 
+
 def _process_executor(workers: int) -> Executor:
     # spawn: the watcher has threads and database connections that must not be forked.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_started, initargs=(os.getpid(),))
+
+
+def _worker_started(parent_pid: int) -> None:
+    """In each worker, before its first job."""
+    # Ctrl+C reaches every process of the terminal's group: the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    # Killed with SIGKILL, the parent cannot stop us: the kernel (or a thread) does.
+    die_with_parent(parent_pid)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    temporary = rendering.current_temporary
+    if temporary is not None:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+    os._exit(128 + signum)
 
 
 LIVE, BACKGROUND = 0, 1
@@ -32,6 +57,9 @@ class ThumbnailPool:
     dispatcher thread hands the most urgent job over whenever a worker is about to be free. Outcomes are collected with
     ``outcomes()``. A crashed worker takes its job down with it, not the pool.
     """
+
+    STOP_WITHIN = 0.5  # seconds ``close()`` gives running jobs before workers are terminated
+    FINISH_WITHIN = 60.0  # the same with ``close(wait=True)``
 
     def __init__(self, *, workers: int, max_queued: int = 10_000, max_in_flight: int | None = None,
                  renderer: Callable[[Job], Outcome] = render,
@@ -91,13 +119,28 @@ class ThumbnailPool:
             return None
 
     def close(self, *, wait: bool = False) -> None:
+        """Drop what is queued and stop the workers: with ``wait`` once their running jobs are
+        done (within ``FINISH_WITHIN`` seconds), else within ``STOP_WITHIN``. A worker still
+        busy then is terminated: closing never hangs on a stuck render."""
         with self._condition:
             self._closed = True
             self._heap.clear()
             self._queued.clear()
             self._condition.notify_all()
+        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        deadline = time.monotonic() + (self.FINISH_WITHIN if wait else self.STOP_WITHIN)
+        for process in processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+        for process in processes:
+            if process.is_alive():
+                logger.info("stopping a thumbnail worker in the middle of a render")
+                process.terminate()
+                process.join(1.0)
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
         self._dispatcher.join(timeout=1.0)
-        self._executor.shutdown(wait=wait, cancel_futures=True)
 
     def _dispatch(self) -> None:
         while True:
