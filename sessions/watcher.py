@@ -31,7 +31,7 @@ from sessions.models import Session, SessionStatus, WatcherHeartbeat
 from sessions.scanning import FolderStamp, is_session_folder_name, stamp_session_folder
 from sessions.services import SyncReport, mark_stale_sessions, sync_sessions
 from sessions.stats import is_image_name
-from thumbnails.services import LiveThumbnails
+from thumbnails.live import LiveThumbnails
 
 logger = logging.getLogger(__name__)
 

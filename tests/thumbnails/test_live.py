@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from thumbnails.live import LiveThumbnails
 from thumbnails.models import ThumbnailCount
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings
-from thumbnails.services import LiveThumbnails
 
 
 def png_bytes(size: tuple[int, int] = (64, 96)) -> bytes:
