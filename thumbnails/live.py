@@ -157,7 +157,7 @@ class LiveThumbnails:
             check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
                                   render_settings=self.settings)
             if check is not None and name in ids:
-                record_count(session_id=ids[name], check=check, rendered=0)
+                record_count(session_id=ids[name], check=check, thumbnails_dir=self.thumbnails_dir)
 
 
 @dataclass

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from sessions.models import Session
 from sessions.stats import is_image_name
+from thumbnails.failures import FAILED_SUFFIX, is_stale_temporary, is_temporary
 from thumbnails.models import ThumbnailCount
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
@@ -50,13 +51,15 @@ def job_for(results_dir: Path, thumbnails_dir: Path, session_name: str, filename
 
 @dataclass
 class SessionCheck:
-    """A session's PNGs compared with its thumbnails, from two directory listings."""
+    """A session's PNGs compared with its thumbnail folder, from two directory listings."""
 
     name: str
     folder_mtime_ns: int
     png_count: int
     up_to_date: int
+    failed: int = 0  # PNGs whose failure is on record and that did not change since
     jobs: list[Job] = field(default_factory=list)
+    # Thumbnails and failure records whose PNG is gone, and temporary files left by a killed writer.
     orphans: list[Path] = field(default_factory=list)
 
     @property
@@ -74,32 +77,46 @@ def check_session(*, results_dir: Path, thumbnails_dir: Path, name: str,
     except OSError:
         return None
     try:
-        thumbnails = _listing(thumbnails_dir / name, lambda n: n.endswith(THUMBNAIL_SUFFIX) and not n.startswith("."))
+        listed = _listing(thumbnails_dir / name, lambda entry: True)
     except OSError:
-        thumbnails = {}
+        listed = {}
+    thumbnails: dict[str, int] = {}
+    records: dict[str, int] = {}
     check = SessionCheck(name, folder_mtime_ns, len(sources), 0)
-    stems = {}
+    now_ns = time.time_ns()
+    for entry, mtime_ns in listed.items():
+        if is_temporary(entry):
+            if is_stale_temporary(entry, mtime_ns, now_ns=now_ns):
+                check.orphans.append(thumbnails_dir / name / entry)
+        elif entry.endswith(THUMBNAIL_SUFFIX):
+            thumbnails[entry[: -len(THUMBNAIL_SUFFIX)]] = mtime_ns
+        elif entry.endswith(THUMBNAIL_SUFFIX + FAILED_SUFFIX):
+            records[entry[: -len(THUMBNAIL_SUFFIX + FAILED_SUFFIX)]] = mtime_ns
+    stems = set()
     for filename, mtime_ns in sources.items():
         stem = os.path.splitext(filename)[0]
-        stems[stem] = filename
-        thumbnail_mtime = thumbnails.get(stem + THUMBNAIL_SUFFIX)
-        if thumbnail_mtime is not None and thumbnail_mtime > mtime_ns:
+        stems.add(stem)
+        if thumbnails.get(stem, 0) > mtime_ns:
             check.up_to_date += 1
+        elif records.get(stem, 0) > mtime_ns:
+            check.failed += 1
         else:
             check.jobs.append(job_for(results_dir, thumbnails_dir, name, filename, render_settings))
-    check.orphans = [thumbnails_dir / name / thumbnail for thumbnail in thumbnails
-                     if thumbnail[: -len(THUMBNAIL_SUFFIX)] not in stems]
+    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX) for stem in thumbnails if stem not in stems]
+    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX + FAILED_SUFFIX)
+                      for stem in records if stem not in stems]
     return check
 
 
 def _listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, int]:
+    """The regular files (not symlinks, FIFOs or folders) with a ``wanted`` name, and their mtimes."""
     with os.scandir(folder) as entries:
         return {entry.name: entry.stat(follow_symlinks=False).st_mtime_ns
                 for entry in entries if wanted(entry.name) and entry.is_file(follow_symlinks=False)}
 
 
 def remove_orphans(check: SessionCheck) -> int:
-    """Delete thumbnails whose source image is gone."""
+    """Delete thumbnails and failure records whose source image is gone, and stale temporary files."""
     removed = 0
     for path in check.orphans:
         try:
@@ -131,11 +148,15 @@ def remove_orphan_folders(*, results_dir: Path, thumbnails_dir: Path) -> int:
     return sum(remove_session_thumbnails(thumbnails_dir, name) for name in names if not (results_dir / name).is_dir())
 
 
-def record_count(*, session_id: int, check: SessionCheck, rendered: int) -> None:
+def record_count(*, session_id: int, check: SessionCheck, thumbnails_dir: Path, rendered: int = 0,
+                 failed: int = 0) -> None:
+    """Store what a session has, with both folders' mtimes: ``check``'s counts plus what was
+    ``rendered`` and ``failed`` since. The thumbnail folder is stamped now, after the work."""
     ThumbnailCount.objects.update_or_create(
         session_id=session_id,
         defaults={"png_count": check.png_count, "thumbnail_count": check.up_to_date + rendered,
-                  "folder_mtime_ns": check.folder_mtime_ns, "counted_at": timezone.now()},
+                  "failed_count": check.failed + failed, "folder_mtime_ns": check.folder_mtime_ns,
+                  "thumbnails_mtime_ns": _folder_mtime(thumbnails_dir / check.name), "counted_at": timezone.now()},
     )
 
 
@@ -143,25 +164,29 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
                   names: Sequence[str] | None = None) -> Iterator[tuple[int, SessionCheck]]:
     """The sessions whose thumbnails need work, newest first, as (session id, check).
 
-    A session the database knows to be complete (equal counts, folder unchanged since) is
-    skipped without touching the disk; one it knows to be incomplete or changed is always
-    checked, however old. Sessions it knows nothing about follow the original rule: check
-    them newest first and stop at the first complete one found after an incomplete one.
-    With ``full`` (or ``names``) every session is checked on disk. Complete sessions found
-    on the way are recorded and not yielded.
+    A session the database knows to be complete (every PNG with a thumbnail or a failure on
+    record, neither its folder nor its thumbnail folder changed since) is skipped after two
+    ``stat`` calls; one it knows to be incomplete or changed is always checked, however old.
+    A thumbnail folder deleted or emptied by hand shows as changed, and is made again. Sessions
+    it knows nothing about follow the original rule: check them newest first and stop at the
+    first complete one found after an incomplete one. With ``full`` (or ``names``) every
+    session is checked on disk. Complete sessions found on the way are recorded, not yielded.
     """
     render_settings = thumbnail_settings()
     sessions = Session.objects.present().order_by("-created_at", "-id")
     if names is not None:
         sessions = sessions.filter(name__in=names)
     # Read at once (small tuples): the caller may interleave other queries, or reconnect.
-    rows = list(sessions.values_list("pk", "name", "thumbnail_count__png_count", "thumbnail_count__thumbnail_count",
-                                     "thumbnail_count__folder_mtime_ns"))
+    rows = list(sessions.values_list(
+        "pk", "name", "thumbnail_count__png_count", "thumbnail_count__thumbnail_count",
+        "thumbnail_count__failed_count", "thumbnail_count__folder_mtime_ns", "thumbnail_count__thumbnails_mtime_ns"))
     found_incomplete = stop_unknown = False
-    for pk, name, png_count, thumbnail_count, counted_mtime in rows:
+    for pk, name, png_count, thumbnail_count, failed_count, counted_mtime, thumbnails_mtime in rows:
         known = png_count is not None
         if not (full or names is not None):
-            if known and thumbnail_count >= png_count and _folder_mtime(results_dir / name) == counted_mtime:
+            if (known and thumbnail_count + failed_count >= png_count
+                    and _folder_mtime(results_dir / name) == counted_mtime
+                    and _folder_mtime(thumbnails_dir / name) == thumbnails_mtime):
                 continue
             if not known and stop_unknown:
                 continue
@@ -170,7 +195,7 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
         if check is None:
             continue
         if check.is_complete:
-            record_count(session_id=pk, check=check, rendered=0)
+            record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
             if not known and found_incomplete:
                 stop_unknown = True
             continue
@@ -185,7 +210,7 @@ def _folder_mtime(folder: Path) -> int | None:
         return None
 
 
-# --- catch-up and live service --------------------------------------------------------------
+# --- catch-up ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -227,7 +252,7 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
     started = time.perf_counter()
     report = CatchUpReport()
     pool = ThumbnailPool(workers=workers)
-    outstanding: dict[int, list] = {}  # session id → [check, jobs left, rendered]
+    outstanding: dict[int, list] = {}  # session id → [check, jobs left, rendered, failed]
     session_of: dict[str, int] = {}
     submitted = done = 0
 
@@ -239,8 +264,10 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
         entry = outstanding[pk]
         entry[1] -= 1
         entry[2] += outcome.status is Status.RENDERED
+        entry[3] += outcome.status is Status.FAILED and outcome.recorded
         if entry[1] == 0:
-            record_count(session_id=pk, check=entry[0], rendered=entry[2])
+            record_count(session_id=pk, check=entry[0], thumbnails_dir=thumbnails_dir, rendered=entry[2],
+                         failed=entry[3])
             del outstanding[pk]
         if progress:
             progress(done, submitted)
@@ -253,9 +280,9 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
             report.sessions += 1
             report.removed += remove_orphans(check)
             if not check.jobs:
-                record_count(session_id=pk, check=check, rendered=0)
+                record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
                 continue
-            outstanding[pk] = [check, len(check.jobs), 0]
+            outstanding[pk] = [check, len(check.jobs), 0, 0]
             for job in check.jobs:
                 session_of[job.source] = pk
                 pool.submit(job, tier=BACKGROUND, rank=float(rank))
