@@ -14,26 +14,24 @@ import threading
 import time
 
 _PR_SET_PDEATHSIG = 1
-PARENT_CHECK_EVERY = 0.5  # seconds, where the kernel cannot signal a parent's death
+PARENT_CHECK_EVERY = 0.5  # seconds
 
 
 def set_parent_death_signal(sig: int = signal.SIGTERM) -> bool:
     """Linux: have the kernel send ``sig`` to this process when its parent dies. False where
-    that is not available. Safe between fork and exec (``preexec_fn``): one system call."""
+    that is not available. Safe between fork and exec (``preexec_fn``): one system call.
+
+    The kernel means the parent *thread*: only for processes started by a thread that lives
+    as long as its process (a command's main thread). A process pool starts its workers from
+    whichever thread submits, and that thread may end first: workers use ``die_with_parent``.
+    """
     prctl = _prctl()
     return prctl is not None and prctl(_PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
 
 
 def die_with_parent(parent_pid: int, sig: int = signal.SIGTERM) -> None:
-    """Receive ``sig`` once the process ``parent_pid`` that started this one is gone.
-
-    The kernel's parent-death signal where there is one; elsewhere a thread that looks at the
-    parent every ``PARENT_CHECK_EVERY`` seconds.
-    """
-    if set_parent_death_signal(sig):
-        if os.getppid() != parent_pid:  # gone before the request took effect
-            os.kill(os.getpid(), sig)
-        return
+    """Receive ``sig`` within ``PARENT_CHECK_EVERY`` seconds once the process ``parent_pid``
+    that started this one is gone, however it ended (a thread looks at the parent)."""
     threading.Thread(target=_watch_parent, args=(parent_pid, sig), name="parent-watch", daemon=True).start()
 
 

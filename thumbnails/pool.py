@@ -127,19 +127,23 @@ class ThumbnailPool:
             self._heap.clear()
             self._queued.clear()
             self._condition.notify_all()
-        processes = list((getattr(self._executor, "_processes", None) or {}).values())
-        self._executor.shutdown(wait=False, cancel_futures=True)
-        deadline = time.monotonic() + (self.FINISH_WITHIN if wait else self.STOP_WITHIN)
-        for process in processes:
-            process.join(max(0.0, deadline - time.monotonic()))
-        for process in processes:
-            if process.is_alive():
-                logger.info("stopping a thumbnail worker in the middle of a render")
-                process.terminate()
-                process.join(1.0)
-            if process.is_alive():
-                process.kill()
-                process.join(1.0)
+        executor = self._executor
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        # The executor's own thread sends each worker its stop and waits for them: wait for that
+        # thread, not for the processes (two threads waiting for one process race each other).
+        manager = getattr(executor, "_executor_manager_thread", None)
+        executor.shutdown(wait=wait and manager is None, cancel_futures=True)
+        if manager is not None:
+            manager.join(self.FINISH_WITHIN if wait else self.STOP_WITHIN)
+            if manager.is_alive():
+                logger.info("stopping thumbnail workers in the middle of a render")
+                for process in processes:
+                    if process.exitcode is None:
+                        process.terminate()
+                manager.join(1.0)
+            for process in processes:
+                if process.exitcode is None:
+                    process.kill()
         self._dispatcher.join(timeout=1.0)
 
     def _dispatch(self) -> None:
