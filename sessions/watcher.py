@@ -426,7 +426,13 @@ class Watcher:
         due = self.debouncer.next_due()
         if due is not None:
             deadlines.append(due)
-        return max(0.0, min(min(deadlines) - self.monotonic(), self.LONGEST_WAIT))
+        wait = min(min(deadlines) - self.monotonic(), self.LONGEST_WAIT)
+        if self.thumbnails is not None:
+            # While thumbnails are being made, come back soon enough to keep the workers fed.
+            within = self.thumbnails.pump_within()
+            if within is not None:
+                wait = min(wait, within)
+        return max(0.0, wait)
 
     def _take(self, timeout: float) -> None:
         try:

@@ -53,19 +53,22 @@ LIVE, BACKGROUND = 0, 1
 class ThumbnailPool:
     """Renders jobs in ``workers`` processes, most urgent first, without blocking callers.
 
-    ``submit`` only queues (the queue is bounded: beyond ``max_queued`` it refuses); a
-    dispatcher thread hands the most urgent job over whenever a worker is about to be free. Outcomes are collected with
-    ``outcomes()``. A crashed worker takes its job down with it, not the pool.
+    ``submit`` only queues; the queue holds at most ``max_queued`` jobs and ``submit`` says
+    False when it is full (or the pool is closed): callers wait for ``room()`` or keep the job
+    themselves. A dispatcher thread hands the most urgent job over whenever a worker is about
+    to be free. Every job accepted gives exactly one outcome, collected with ``outcomes()``
+    or ``wait_outcome()``; a crashed worker takes its job down with it, not the pool.
     """
 
+    MAX_QUEUED = 10_000
     STOP_WITHIN = 0.5  # seconds ``close()`` gives running jobs before workers are terminated
     FINISH_WITHIN = 60.0  # the same with ``close(wait=True)``
 
-    def __init__(self, *, workers: int, max_queued: int = 10_000, max_in_flight: int | None = None,
+    def __init__(self, *, workers: int, max_queued: int | None = None, max_in_flight: int | None = None,
                  renderer: Callable[[Job], Outcome] = render,
                  executor_factory: Callable[[int], Executor] | None = None) -> None:
         self.workers = workers
-        self.max_queued = max_queued
+        self.max_queued = max_queued or self.MAX_QUEUED
         self._renderer = renderer
         self._executor_factory = executor_factory or _process_executor
         # By default one job running and one waiting per worker: no worker idles while a result
@@ -86,7 +89,10 @@ class ThumbnailPool:
         return self._executor_factory(self.workers)
 
     def submit(self, job: Job, *, tier: int = LIVE, rank: float | None = None) -> bool:
-        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first."""
+        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first.
+
+        False when the queue is full or the pool closed: the job is not taken.
+        """
         with self._condition:
             if self._closed:
                 return False
@@ -103,6 +109,16 @@ class ThumbnailPool:
     def queued(self) -> int:
         with self._condition:
             return len(self._heap)
+
+    def room(self) -> int:
+        """Jobs ``submit`` would take now."""
+        with self._condition:
+            return 0 if self._closed else self.max_queued - len(self._heap)
+
+    def pending(self) -> int:
+        """Jobs taken whose outcome is not out yet (queued or being rendered)."""
+        with self._condition:
+            return len(self._heap) + self._in_flight
 
     def outcomes(self) -> list[Outcome]:
         collected = []

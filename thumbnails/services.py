@@ -231,7 +231,7 @@ class CatchUpReport:
             self.up_to_date += 1
         elif outcome.status is Status.REMOVED:
             self.removed += 1
-        elif outcome.status is Status.INCOMPLETE:
+        elif outcome.status in (Status.INCOMPLETE, Status.BUSY):
             self.incomplete += 1
         else:
             self.failed += 1
@@ -243,6 +243,39 @@ class CatchUpReport:
                 f"{self.seconds:.1f}s")
 
 
+class SessionTally:
+    """Sessions whose jobs are out: each one's counts are recorded when its last outcome is in,
+    from the check that planned it and what came back (no second listing)."""
+
+    def __init__(self, thumbnails_dir: Path) -> None:
+        self.thumbnails_dir = thumbnails_dir
+        self._sessions: dict[int, list] = {}  # session id → [check, jobs left, rendered, failed]
+        self._session_of: dict[str, int] = {}
+
+    def add(self, session_id: int, check: SessionCheck) -> None:
+        self._sessions[session_id] = [check, len(check.jobs), 0, 0]
+        for job in check.jobs:
+            self._session_of[job.source] = session_id
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def finished(self, outcome: Outcome) -> bool:
+        """Count an outcome; False when it is not one of ours."""
+        session_id = self._session_of.pop(outcome.job.source, None)
+        if session_id is None:
+            return False
+        entry = self._sessions[session_id]
+        entry[1] -= 1
+        entry[2] += outcome.status is Status.RENDERED
+        entry[3] += outcome.status is Status.FAILED and outcome.recorded
+        if entry[1] == 0:
+            del self._sessions[session_id]
+            record_count(session_id=session_id, check=entry[0], thumbnails_dir=self.thumbnails_dir,
+                         rendered=entry[2], failed=entry[3])
+        return True
+
+
 def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int, full: bool = False,
                         names: Sequence[str] | None = None,
                         progress: Callable[[int, int], None] | None = None,
@@ -252,23 +285,16 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
     started = time.perf_counter()
     report = CatchUpReport()
     pool = ThumbnailPool(workers=workers)
-    outstanding: dict[int, list] = {}  # session id → [check, jobs left, rendered, failed]
-    session_of: dict[str, int] = {}
+    tally = SessionTally(thumbnails_dir)
     submitted = done = 0
 
-    def collect(outcome: Outcome) -> None:
+    def collect(outcome: Outcome | None) -> None:
         nonlocal done
+        if outcome is None:
+            return
         done += 1
         report.count(outcome)
-        pk = session_of.pop(outcome.job.source)
-        entry = outstanding[pk]
-        entry[1] -= 1
-        entry[2] += outcome.status is Status.RENDERED
-        entry[3] += outcome.status is Status.FAILED and outcome.recorded
-        if entry[1] == 0:
-            record_count(session_id=pk, check=entry[0], thumbnails_dir=thumbnails_dir, rendered=entry[2],
-                         failed=entry[3])
-            del outstanding[pk]
+        tally.finished(outcome)
         if progress:
             progress(done, submitted)
 
@@ -282,26 +308,42 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
             if not check.jobs:
                 record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
                 continue
-            outstanding[pk] = [check, len(check.jobs), 0, 0]
+            tally.add(pk, check)
             for job in check.jobs:
-                session_of[job.source] = pk
-                pool.submit(job, tier=BACKGROUND, rank=float(rank))
+                if not _submit_when_room(pool, job, float(rank), collect, should_stop):
+                    break
                 submitted += 1
-            # Plan only a little ahead of the workers: memory stays flat on any library.
-            while pool.queued() > workers * 8 and not should_stop():
-                outcome = pool.wait_outcome(timeout=0.5)
-                if outcome is not None:
-                    collect(outcome)
             if should_stop():
                 break
-        while outstanding and not should_stop():
+        while len(tally) and not should_stop():
             outcome = pool.wait_outcome(timeout=0.5)
-            if outcome is not None:
-                collect(outcome)
+            if outcome is None and pool.pending() == 0:
+                # Outcomes are out before a job stops counting as pending: nothing more will come.
+                outcome = pool.wait_outcome(timeout=0)
+                if outcome is None:
+                    logger.error("thumbnail catch-up: %d sessions never got all their outcomes", len(tally))
+                    break
+            collect(outcome)
     finally:
         pool.close(wait=True)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _submit_when_room(pool: ThumbnailPool, job: Job, rank: float, collect: Callable[[Outcome | None], None],
+                      should_stop: Callable[[], bool]) -> bool:
+    """Backpressure: queue ``job`` once the pool has room, taking outcomes meanwhile. The queue
+    is kept short (planned only a little ahead of the workers: memory stays flat on any
+    library) and a session of any size is fed job by job. False once ``should_stop()``."""
+    ahead = min(pool.workers * 8, pool.max_queued)
+    while not should_stop():
+        if pool.queued() < ahead and pool.submit(job, tier=BACKGROUND, rank=rank):
+            return True
+        if pool.pending() == 0 and not pool.room():
+            collect(Outcome(job, Status.FAILED, "the rendering pool is closed"))
+            return True
+        collect(pool.wait_outcome(timeout=0.5))
+    return False
 
 
 def ensure_thumbnail(*, results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str) -> Outcome:

@@ -441,6 +441,9 @@ class TestWatcher:
             def pump(self) -> None:
                 self.pumps += 1
 
+            def pump_within(self) -> float | None:
+                return None
+
             def start_catch_up(self) -> None: ...
 
             def close(self) -> None: ...

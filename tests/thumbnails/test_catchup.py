@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 import thumbnails.services as services
 from tests.conftest import tiny_png
 from thumbnails.models import ThumbnailCount
+from thumbnails.pool import ThumbnailPool
 from thumbnails.rendering import render
 from thumbnails.services import catch_up_thumbnails, check_session, plan_catch_up, thumbnail_settings
 
@@ -183,6 +184,21 @@ def test_full_removes_the_thumbnails_of_folders_that_are_gone(library, empty_res
     report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1, full=True)
     assert report.removed == 2
     assert sorted(os.listdir(thumbnails_dir)) == [names[1]]
+
+
+def test_a_session_with_more_pngs_than_the_queue_holds_is_caught_up_whole(
+    library, empty_results_dir: Path, thumbnails_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [name] = library(1)
+    for n in range(40):
+        (empty_results_dir / name / f"extra-{n:02}.png").write_bytes(tiny_png())
+    monkeypatch.setattr(ThumbnailPool, "MAX_QUEUED", 5)  # as 12,000 PNGs against 10,000
+    deadline = time.monotonic() + 60
+    report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=2,
+                                 should_stop=lambda: time.monotonic() > deadline)
+    assert time.monotonic() < deadline
+    assert (report.rendered, report.failed) == (44, 0)
+    assert len(list((thumbnails_dir / name).glob("*.webp"))) == 44
 
 
 def test_a_deleted_thumbnail_folder_is_made_again_without_full(library, empty_results_dir: Path,
