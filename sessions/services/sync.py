@@ -98,6 +98,8 @@ class SyncReport:
     interrupted: bool = False  # stopped early at the caller's request (should_stop)
     # With defer_manifest_errors: unreadable manifests left untouched, to be read again shortly.
     deferred: dict[str, str] = field(default_factory=dict)
+    # The sessions read and written, and those marked missing (what others may want to follow up).
+    changed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -185,8 +187,9 @@ class SessionSynchronizer:
         with _collector_ignoring_old_objects(enabled=len(to_read) >= BATCH_MAX_SESSIONS):
             self._read_and_write(to_read, stamps, known, report)
         report.sessions_seen = len(stamps)
-        vanished = [entry.pk for name, entry in known.items() if name not in stamps and not entry.is_missing]
-        report.missing = mark_missing(session_ids=vanished, now=self.clock())
+        vanished = {name: entry.pk for name, entry in known.items() if name not in stamps and not entry.is_missing}
+        report.missing = mark_missing(session_ids=list(vanished.values()), now=self.clock())
+        report.changed += vanished
         report.seconds = time.perf_counter() - started
         return report
 
@@ -203,6 +206,7 @@ class SessionSynchronizer:
                 report.deferred[name] = read.error
                 continue
             pending.append(read)
+            report.changed.append(name)
             pending_images += len(read.records)
             if len(pending) >= BATCH_MAX_SESSIONS or pending_images >= BATCH_MAX_IMAGES:
                 done += self._write_with_retry(pending, report)
