@@ -21,12 +21,14 @@ from sessions.models import Session
 from sessions.stats import is_image_name
 from thumbnails.failures import FAILED_SUFFIX, is_stale_temporary, is_temporary
 from thumbnails.models import ThumbnailCount
+from thumbnails.ondemand import render_once
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
 
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SUFFIX = ".webp"
+LOCK_FOLDER = ".locks"  # in the thumbnail root: hidden, so never taken for a session's folder
 
 
 def thumbnail_settings() -> ThumbnailSettings:
@@ -140,9 +142,10 @@ def remove_session_thumbnails(thumbnails_dir: Path, name: str) -> bool:
 
 
 def remove_orphan_folders(*, results_dir: Path, thumbnails_dir: Path) -> int:
-    """Thumbnail folders whose session folder no longer exists: removed."""
+    """Thumbnail folders whose session folder no longer exists: removed (hidden ones are ours)."""
     try:
-        names = [entry.name for entry in os.scandir(thumbnails_dir) if entry.is_dir(follow_symlinks=False)]
+        names = [entry.name for entry in os.scandir(thumbnails_dir)
+                 if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")]
     except OSError:
         return 0
     return sum(remove_session_thumbnails(thumbnails_dir, name) for name in names if not (results_dir / name).is_dir())
@@ -347,5 +350,7 @@ def _submit_when_room(pool: ThumbnailPool, job: Job, rank: float, collect: Calla
 
 
 def ensure_thumbnail(*, results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str) -> Outcome:
-    """Render one thumbnail now, in this process, unless an up-to-date one exists."""
-    return render(job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings()))
+    """Render one thumbnail now, in this process, unless an up-to-date one exists; requests
+    for the same file wait for one render (see ``thumbnails.ondemand``)."""
+    job = job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings())
+    return render_once(job, lock_dir=thumbnails_dir / LOCK_FOLDER, renderer=render)
