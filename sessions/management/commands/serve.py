@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -9,9 +8,11 @@ from typing import Any
 
 from django.core.management import BaseCommand, CommandError, CommandParser
 
+from sdgen_site.processes import ChildProcesses
 from sessions.management.options import RUNTIME_FAILURE, positive_int
 
 MANAGE = str(Path(__file__).resolve().parents[3] / "manage.py")
+STOP_WITHIN = 5.0  # seconds the children get to stop before they are killed
 
 
 class Command(BaseCommand):
@@ -26,37 +27,31 @@ class Command(BaseCommand):
         parser.add_argument("--workers", type=positive_int, default=2, help="gunicorn worker processes")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        stop_requested = False
+        signals = 0
 
         def request_stop(*_: object) -> None:
-            nonlocal stop_requested
-            stop_requested = True
+            nonlocal signals
+            signals += 1
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, request_stop)
         bind = f"{options['host']}:{options['port']}"
-        children = {
-            "watcher": subprocess.Popen([sys.executable, MANAGE, "runwatchdog"]),
-            "web server": subprocess.Popen([sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
-                                            "--workers", str(options["workers"]), "--threads", "4",
-                                            "--access-logfile", "-"]),
-        }
-        self.stdout.write(f"Serving http://{bind}/ and watching for changes. Ctrl+C stops both.")
+        children = ChildProcesses()
         ended = None
-        while not stop_requested and ended is None:
-            ended = next((name for name, child in children.items() if child.poll() is not None), None)
-            time.sleep(0.2)
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if ended is not None and not stop_requested:
-            code = children[ended].returncode
+        try:
+            children.start("watcher", [sys.executable, MANAGE, "runwatchdog"])
+            children.start("web server", [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
+                                          "--workers", str(options["workers"]), "--threads", "4",
+                                          "--graceful-timeout", "3", "--access-logfile", "-"])
+            self.stdout.write(f"Serving http://{bind}/ and watching for changes. Ctrl+C stops both.")
+            while not signals and ended is None:
+                ended = children.first_ended()
+                time.sleep(0.2)
+        finally:
+            # Whatever happened, nothing is left running; one more Ctrl+C stops at once.
+            stopping_at = signals
+            children.stop(within=STOP_WITHIN, hurry=lambda: signals > stopping_at)
+        if ended is not None and not signals:
+            code = children.processes[ended].returncode
             raise CommandError(f"the {ended} stopped (exit code {code}); stopped the rest too",
                                returncode=code or RUNTIME_FAILURE)
