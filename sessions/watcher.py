@@ -617,8 +617,8 @@ class Watcher:
             logger.info("sweep: %s", report.summary())
         # What the events missed gets what a sync after an event gets (thumbnails included).
         changed = [name for name in report.changed if name not in report.deferred] + recorded
-        if changed:
-            self._after_sync(changed)
+        for start in range(0, len(changed), 500):  # a whole library, after a restore: one query per 500
+            self._after_sync(changed[start:start + 500])
         self._reconcile()
 
     def _check_root(self) -> None:

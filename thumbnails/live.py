@@ -60,7 +60,9 @@ class LiveThumbnails:
         self.report = CatchUpReport()
         self._overflow: dict[str, tuple[float, Job]] = {}  # source → (rank, job), oldest first
         self._plan: Iterator[tuple[int, SessionCheck]] | None = None
-        self._background: deque[Job] = deque()  # the current catch-up session's jobs not queued yet
+        # Synced sessions whose jobs did not all fit (looked at again, ahead of the catch-up).
+        self._unchecked: dict[str, None] = {}
+        self._background: deque[Job] = deque()  # the current session's jobs not queued yet
         self._background_rank = 0.0
         self._ranks = itertools.count()
         self._tally = SessionTally(thumbnails_dir)
@@ -84,7 +86,11 @@ class LiveThumbnails:
         self._submit(job_for(self.results_dir, self.thumbnails_dir, session, filename, self.settings))
 
     def session_synced(self, name: str) -> None:
-        """Queue whatever the session lacks (in polling mode the only way PNGs are noticed)."""
+        """Queue whatever the session lacks (in polling mode the only way PNGs are noticed).
+
+        What the pool has no room for now is not held here job by job (a folder restored from
+        a backup may lack a million thumbnails): the session is looked at again when there is
+        room, ahead of the catch-up."""
         check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
                               render_settings=self.settings)
         if check is None:
@@ -93,8 +99,12 @@ class LiveThumbnails:
         if check.orphans:
             self.report.removed += remove_orphans(check)
             self._dirty.add(name)
-        for job in check.jobs:
-            self._submit(job, news=False)
+        room = self.pool.room()
+        rank = -self.monotonic()
+        for job in check.jobs[:room]:
+            self.pool.submit(job, rank=rank)
+        if len(check.jobs) > room:
+            self._unchecked[name] = None
 
     def pump(self, *, wait: float = 0.0) -> None:
         """Take finished work (waiting up to ``wait`` seconds for some), retry what was still
@@ -116,7 +126,8 @@ class LiveThumbnails:
 
     def pump_within(self) -> float | None:
         """Seconds after which ``pump`` should run again (None: no hurry, only on news)."""
-        if self._overflow or self._plan is not None or self._background or len(self._tally) or self.pool.pending():
+        if (self._overflow or self._unchecked or self._plan is not None or self._background or len(self._tally)
+                or self.pool.pending()):
             return self.BUSY_PUMP_EVERY
         now = self.monotonic()
         due = min((retry.due for retry in self._incomplete.values()), default=float("inf"))
@@ -132,11 +143,8 @@ class LiveThumbnails:
     def close(self) -> None:
         self.pool.close(wait=False)
 
-    def _submit(self, job: Job, *, news: bool = True) -> None:
-        """``news``: the file just changed (it goes first); else a job found missing by a check,
-        which keeps its place if it is already waiting."""
-        if not news and job.source in self._overflow:
-            return
+    def _submit(self, job: Job) -> None:
+        """A file that changed: it goes first, and waits here when the pool has no room."""
         failed_mtime = self._failed.get(job.source)
         if failed_mtime is not None:
             try:
@@ -169,7 +177,17 @@ class LiveThumbnails:
                 return
 
     def _next_background_session(self) -> bool:
-        """Plan the next session of the catch-up; False when there is none."""
+        """Take the next synced session that still lacks thumbnails, or else plan the next
+        session of the catch-up; False when there is none."""
+        while self._unchecked:
+            name = next(iter(self._unchecked))
+            del self._unchecked[name]
+            check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
+                                  render_settings=self.settings)
+            if check is not None and check.jobs:
+                self._background.extend(check.jobs)
+                self._background_rank = -1.0  # ahead of the catch-up's sessions
+                return True
         if self._plan is None:
             return False
         try:

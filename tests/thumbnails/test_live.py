@@ -295,6 +295,23 @@ class TestNothingIsDropped:
         waited = [name for name in renderer.started if name >= "new-10.png"]
         assert waited == sorted(waited, reverse=True)
 
+    def test_a_synced_session_lacking_more_than_the_queue_holds_is_finished_later(
+        self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
+    ) -> None:
+        [name] = library(1)
+        for n in range(20):
+            (empty_results_dir / name / f"restored-{n:02}.png").write_bytes(png_bytes((8, 12)))
+        renderer = ScriptedRenderer(hold_first=True)
+        live = scripted(renderer, max_queued=5)
+        live.session_synced(name)  # e.g. restored from a backup: 24 PNGs without a thumbnail
+        assert renderer.holding.wait(10)
+        assert live.pool.queued() <= 5 and live.waiting == 0  # the rest is not held job by job
+        renderer.release.set()
+        pump_until(live, lambda: len(list((thumbnails_dir / name).glob("*.webp"))) == 24)
+        assert live.pump_within() is not None  # its counts are still to be recorded
+        pump_until(live, lambda: live.pump_within() is None, tick=live.COUNT_EVERY)
+        assert ThumbnailCount.objects.get(session__name=name).thumbnail_count == 24
+
     def test_a_retry_that_finds_the_queue_full_is_not_lost(
         self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
     ) -> None:
