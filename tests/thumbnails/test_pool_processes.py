@@ -108,3 +108,26 @@ def test_workers_exit_when_their_parent_is_killed(tmp_path: Path) -> None:
         parent.kill()
         parent.wait()
         kill(helpers)
+
+
+def test_fifos_named_like_pngs_do_not_stall_the_workers(tmp_path: Path) -> None:
+    fifos = [tmp_path / "fifo-1.png", tmp_path / "fifo-2.png"]  # as many as there are workers
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    pool = ThumbnailPool(workers=2)
+    settings = ThumbnailSettings()
+    try:
+        for source in [*fifos, *(png(tmp_path / f"{n}.png") for n in range(4))]:
+            pool.submit(Job(str(source), str(tmp_path / "out" / (source.stem + ".webp")), settings))
+        outcomes = [pool.wait_outcome(timeout=30) for _ in range(6)]
+    finally:
+        for fifo in fifos:  # a worker stuck in open() gets out when the other end opens
+            try:
+                os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+            except OSError:
+                pass
+        pool.close()
+    assert None not in outcomes
+    statuses = sorted((Path(outcome.job.source).name, outcome.status.value) for outcome in outcomes)
+    assert statuses == [("0.png", "rendered"), ("1.png", "rendered"), ("2.png", "rendered"), ("3.png", "rendered"),
+                        ("fifo-1.png", "failed"), ("fifo-2.png", "failed")]
