@@ -6,7 +6,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
-DEMO_ENV := SDGEN_DATA_DIR=$(CURDIR)/var/demo SDGEN_RESULTS_DIR=$(CURDIR)/var/demo/results
+DEMO_DIR ?= $(CURDIR)/var/demo
+DEMO_ENV := SDGEN_DATA_DIR=$(DEMO_DIR) SDGEN_RESULTS_DIR=$(DEMO_DIR)/results
 SERVE := $(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 .PHONY: demo run test lint setup bench clean
@@ -37,13 +38,16 @@ lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-# A few finished runs, and one that keeps going while you look (aborted when you stop the demo).
+# A few finished runs, and one that keeps going while you look. It is aborted when the server
+# stops, however it stops (Ctrl+C, or a server that could not start at all).
 demo: $(RUNTIME)
 	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
-	@[ -d var/demo/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
+	@[ -d $(DEMO_DIR)/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
 	@$(DEMO_ENV) $(PY) manage.py runwatchdog --once
-	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 1 --images 60 --rate 0.5 --image-size 256x384 >var/demo/live-run.log 2>&1 &
-	@$(DEMO_ENV) $(SERVE)
+	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 1 --images 60 --rate 0.5 --image-size 256x384 \
+		>$(DEMO_DIR)/live-run.log 2>&1 & simulator=$$!; \
+	trap 'kill $$simulator 2>/dev/null; wait $$simulator 2>/dev/null' EXIT INT TERM HUP; \
+	$(DEMO_ENV) $(SERVE)
 
 run: $(RUNTIME)
 	@$(MAKE) --no-print-directory setup

@@ -1,7 +1,8 @@
 #!/usr/bin/env python
-"""Thumbnails: catch-up throughput against a plain Pillow loop, live latency, idle catch-up.
+"""Thumbnails: catch-up throughput, the watcher's background catch-up, a flood of new PNGs,
+live latency, idle catch-up.
 
-    python bench/thumbnails.py                  # all three parts
+    python bench/thumbnails.py                  # every part (about a quarter of an hour)
     python bench/thumbnails.py --only throughput
 
 throughput  the same realistic noisy 512x768 and 832x1216 PNGs, side by side in one run: a
@@ -11,6 +12,13 @@ throughput  the same realistic noisy 512x768 and 832x1216 PNGs, side by side in 
 live        `runwatchdog` (native mode) as a child process; 100 noisy 512x768 PNGs written the
             way the generator writes them (one in four copied in slowly, in 8 pieces over ~0.25 s), each
             followed by the manifest rewrite; time from a PNG's last byte to its thumbnail.
+background  the same library of tiny PNGs (bench/mklib.py, 2000 sessions x 30 by default), its
+            thumbnails made twice from nothing: by `catchupthumbnails` (process start to exit), then
+            by `runwatchdog`'s background catch-up (process start to every session's thumbnails
+            recorded); both as child processes with SDGEN_THUMBNAIL_WORKERS workers.
+flood       `runwatchdog` (native mode) watching an empty results folder while 50,000 tiny PNGs are
+            written into one new session folder as fast as possible; time until every PNG has its
+            thumbnail, and the watcher's peak memory.
 idle        catch-up with nothing to do on 10,000 sessions (after a first catch-up recorded them).
 """
 
@@ -166,6 +174,122 @@ def live(count: int) -> None:
           "(goal: median < 300 ms, none missing)", flush=True)
 
 
+def _watcher(results: Path, thumbnails: Path, log_name: str, *extra: str) -> subprocess.Popen:
+    log = open(Path(os.environ["SDGEN_DATA_DIR"]) / log_name, "ab")
+    return subprocess.Popen([sys.executable, "manage.py", *extra, "--results", str(results)], cwd=ROOT,
+                            env={**os.environ, "SDGEN_LOG_LEVEL": "WARNING", "SDGEN_THUMBNAILS_DIR": str(thumbnails)},
+                            stdout=log, stderr=subprocess.STDOUT)
+
+
+def _webp_count(folder: Path) -> int:
+    try:
+        with os.scandir(folder) as entries:
+            return sum(entry.name.endswith(".webp") for entry in entries)
+    except FileNotFoundError:
+        return 0
+
+
+def _peak_memory_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _stop(process: subprocess.Popen) -> None:
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def background(sessions: int, images: int) -> None:
+    from django.core.management import call_command
+    from django.db import close_old_connections
+    from django.db.models import Sum
+
+    from sessions.services import sync_sessions
+    from thumbnails.models import ThumbnailCount
+
+    results = library(sessions, images)
+    total = sessions * images
+    call_command("flush", interactive=False, verbosity=0)
+    sync_sessions(results_dir=results)
+    data_dir = Path(os.environ["SDGEN_DATA_DIR"])
+    seconds = {}
+    for command in ("catchupthumbnails", "runwatchdog"):
+        ThumbnailCount.objects.all().delete()  # nothing known: every session is looked at
+        thumbnails = data_dir / f"thumbnails-{command}"
+        started = time.perf_counter()
+        process = _watcher(results, thumbnails, f"{command}.log", command,
+                           *(["--mode", "native"] if command == "runwatchdog" else []))
+        if command == "catchupthumbnails":
+            assert process.wait() == 0, f"{command} failed: see {data_dir / (command + '.log')}"
+        else:
+            deadline = started + 3600
+            while True:
+                close_old_connections()
+                if (ThumbnailCount.objects.aggregate(done=Sum("thumbnail_count"))["done"] or 0) >= total:
+                    break
+                assert time.perf_counter() < deadline and process.poll() is None, "the watcher did not finish"
+                time.sleep(0.1)
+        seconds[command] = time.perf_counter() - started
+        if command == "runwatchdog":
+            _stop(process)
+        made = sum(_webp_count(folder) for folder in thumbnails.iterdir())
+        assert made == total, f"{command}: {made} thumbnails of {total}"
+        shutil.rmtree(thumbnails)
+    ratio = seconds["runwatchdog"] / seconds["catchupthumbnails"]
+    print(f"background catch-up, {sessions} sessions x {images} tiny PNGs ({total:,} thumbnails, nothing made yet, "
+          f"{os.environ.get('SDGEN_THUMBNAIL_WORKERS') or os.cpu_count()} workers):\n"
+          f"  catchupthumbnails:              {seconds['catchupthumbnails']:6.1f} s = "
+          f"{total / seconds['catchupthumbnails']:5.0f} thumbnails/s\n"
+          f"  runwatchdog, in the background: {seconds['runwatchdog']:6.1f} s = "
+          f"{total / seconds['runwatchdog']:5.0f} thumbnails/s, {ratio:.2f}x the time (goal <= 1.5x)", flush=True)
+
+
+def flood(count: int) -> None:
+    from sessions.simulator import plan_session, png_bytes, write_manifest
+
+    data_dir = Path(os.environ["SDGEN_DATA_DIR"])
+    results = data_dir / "flood-results"
+    thumbnails = data_dir / "thumbnails-flood"
+    results.mkdir()
+    watcher = _watcher(results, thumbnails, "flood.log", "runwatchdog", "--mode", "native")
+    _wait_heartbeat(watcher.pid)
+    plan = plan_session(kind="random", images=count, started=datetime.now(), width=8, height=12)
+    folder = results / plan.folder
+    folder.mkdir()
+    write_manifest(folder / "manifest.json", plan.manifest(done=0, status="ongoing"))  # a run begins
+    data = png_bytes(width=8, height=12, seed=1, parameters="flood")
+    started = time.perf_counter()
+    for image in plan.images:
+        (folder / image.filename).write_bytes(data)
+    written = time.perf_counter() - started
+    deadline = started + 1800
+    made = 0
+    while made < count and time.perf_counter() < deadline and watcher.poll() is None:
+        time.sleep(1.0)
+        made = _webp_count(thumbnails / folder.name)
+    done = time.perf_counter() - started
+    peak = _peak_memory_mb(watcher.pid)
+    _stop(watcher)
+    print(f"flood: {count:,} PNGs written into one watched run's folder in {written:.1f} s; {made:,} thumbnails "
+          f"after {done:.0f} s (goal: all {count:,}); watcher peak memory {peak:.0f} MB", flush=True)
+    shutil.rmtree(results)
+    shutil.rmtree(thumbnails, ignore_errors=True)
+
+
+def _wait_heartbeat(pid: int) -> None:
+    from django.db import close_old_connections
+
+    from sessions.models import WatcherHeartbeat
+
+    deadline = time.perf_counter() + 120
+    while not WatcherHeartbeat.objects.filter(pid=pid, stopped_at=None).exists():
+        assert time.perf_counter() < deadline, "the watcher did not come up"
+        time.sleep(0.05)
+        close_old_connections()
+
+
 def idle_catch_up() -> None:
     from django.core.management import call_command
 
@@ -190,16 +314,27 @@ def idle_catch_up() -> None:
     shutil.rmtree(work)
 
 
+PARTS = ["throughput", "background", "flood", "live", "idle"]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=["throughput", "live", "idle"], action="append")
+    parser.add_argument("--only", choices=PARTS, action="append")
     parser.add_argument("--per-size", type=int, default=60, help="PNGs of each size for the throughput part")
     parser.add_argument("--live-images", type=int, default=100)
+    parser.add_argument("--library", default="2000x30", metavar="SESSIONSxIMAGES",
+                        help="the library of the background part (default 2000x30)")
+    parser.add_argument("--flood", type=int, default=50_000, metavar="N", help="PNGs of the flood part")
     args = parser.parse_args()
-    parts = args.only or ["throughput", "live", "idle"]
+    parts = args.only or PARTS
     setup_django()
     if "throughput" in parts:
         throughput(args.per_size)
+    if "background" in parts:
+        sessions, images = (int(part) for part in args.library.split("x"))
+        background(sessions, images)
+    if "flood" in parts:
+        flood(args.flood)
     if "live" in parts:
         live(args.live_images)
     if "idle" in parts:

@@ -45,12 +45,17 @@ def insert_objects(objs: Sequence[models.Model], *, returning_pk: bool = False,
                 field.pre_save(obj, add=True)
     converters = [(field.attname, _converter(field, connection)) for field in fields]
     table = ops.quote_name(model._meta.db_table)
-    columns = ", ".join(ops.quote_name(field.column) for field in fields)
+
+    def column(field: models.Field | str) -> str:
+        named = model._meta.get_field(field) if isinstance(field, str) else field
+        assert isinstance(named, models.Field) and named.column
+        return ops.quote_name(named.column)
+
+    columns = ", ".join(column(field) for field in fields)
     suffix = ""
     if update_conflicts_on:
-        target = ", ".join(ops.quote_name(model._meta.get_field(name).column) for name in update_conflicts_on)
-        updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in
-                            (ops.quote_name(model._meta.get_field(name).column) for name in update_fields))
+        target = ", ".join(column(name) for name in update_conflicts_on)
+        updates = ", ".join(f"{column(name)} = EXCLUDED.{column(name)}" for name in update_fields)
         suffix = f" ON CONFLICT ({target}) DO UPDATE SET {updates}"
     if returning_pk:
         suffix += f" RETURNING {ops.quote_name(model._meta.pk.column)}"

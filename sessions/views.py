@@ -305,6 +305,8 @@ class SessionImageFileView(APIView):
         if outcome.status is Status.INCOMPLETE:
             return Response({"detail": "the image is still being written; try again shortly"}, status=503,
                             headers={"Retry-After": "1"})
+        if outcome.status is Status.BUSY:  # another request's render of it takes long
+            return Response({"detail": outcome.error}, status=503, headers={"Retry-After": "1"})
         if outcome.status is Status.FAILED:
             raise NotFound(f"no thumbnail: {outcome.error}")
         path = resolve_inside(settings.SDGEN_THUMBNAILS_DIR, name, os.path.splitext(filename)[0] + THUMBNAIL_SUFFIX)

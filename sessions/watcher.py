@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -31,7 +32,10 @@ from sessions.models import Session, SessionStatus, WatcherHeartbeat
 from sessions.scanning import FolderStamp, is_session_folder_name, stamp_session_folder
 from sessions.services import SyncReport, mark_stale_sessions, sync_sessions
 from sessions.stats import is_image_name
-from thumbnails.services import LiveThumbnails
+from thumbnails.live import LiveThumbnails
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import ObservedWatch
 
 logger = logging.getLogger(__name__)
 
@@ -97,6 +101,15 @@ def read_proc(path: str) -> str | None:
             return handle.read()
     except OSError:
         return None
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode): a folder made again at the same path is another folder."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _refresh_connections() -> None:
@@ -212,11 +225,26 @@ class NativeEvents:
         self._filter = [FileCreatedEvent, FileModifiedEvent, FileClosedEvent, FileDeletedEvent, FileMovedEvent,
                         DirCreatedEvent, DirDeletedEvent, DirMovedEvent]
         self._observer = Observer()
-        self._observer.schedule(self._handler, str(results_dir), recursive=False, event_filter=self._filter)
-        self._watches: dict[str, object] = {}
+        self._root_watch = self._observer.schedule(self._handler, str(results_dir), recursive=False,
+                                                   event_filter=self._filter)
+        self._watches: dict[str, ObservedWatch] = {}
 
     def start(self) -> None:
         self._observer.start()
+
+    def rewatch_root(self) -> bool:
+        """Watch the folder now at the results path (the old watch follows the old folder)."""
+        try:
+            self._observer.unschedule(self._root_watch)
+        except (KeyError, OSError):
+            pass  # its folder was deleted and watchdog already dropped it
+        try:
+            self._root_watch = self._observer.schedule(self._handler, str(self.results_dir), recursive=False,
+                                                       event_filter=self._filter)
+        except OSError as exc:
+            logger.debug("cannot watch the results folder: %s", exc)
+            return False
+        return True
 
     def watch(self, name: str) -> bool:
         """Watch a session folder; False when at the limit (the caller polls it instead)."""
@@ -273,6 +301,7 @@ class _Schedule:
     stale: float = 0.0
     sweep: float = 0.0
     summary: float = 0.0
+    root: float = 0.0
 
 
 class Watcher:
@@ -284,6 +313,7 @@ class Watcher:
     NATIVE_WATCH_LIMIT = 64  # inotify instances are scarce (128 per user by default)
     MANIFEST_RETRIES = 5
     LONGEST_WAIT = 0.5  # the loop checks its stop flag at least this often
+    ROOT_CHECK_EVERY = 1.0  # seconds between two looks at whether the results folder was replaced
 
     def __init__(
         self,
@@ -317,6 +347,8 @@ class Watcher:
         self.last_event_at: datetime | None = None
         self.last_sync_at: datetime | None = None
         self._attempts: dict[str, int] = {}
+        self._root_identity: tuple[int, int] | None = None
+        self._root_lost = False  # the results folder itself was deleted: its watch is gone
         self._schedule = self._fresh_schedule()
         self._stop_requested = False
 
@@ -339,6 +371,7 @@ class Watcher:
 
     def start(self) -> None:
         """Begin watching: the root, then every ongoing session from the first second."""
+        self._root_identity = _identity(self.results_dir)
         if self.mode.mode == "native":
             self.native = NativeEvents(self.results_dir, self.paths, limit=self.NATIVE_WATCH_LIMIT)
             self.native.start()
@@ -357,7 +390,7 @@ class Watcher:
         start = self.monotonic()
         return _Schedule(poll=start + self.poll_interval, heartbeat=start + self.HEARTBEAT_EVERY,
                          stale=start + self.stale_every, sweep=start + self.SWEEP_EVERY,
-                         summary=start + self.SUMMARY_EVERY)
+                         summary=start + self.SUMMARY_EVERY, root=start + self.ROOT_CHECK_EVERY)
 
     @property
     def stop_requested(self) -> bool:
@@ -420,13 +453,19 @@ class Watcher:
         self._periodic(now)
 
     def _wait_time(self) -> float:
-        deadlines = [self._schedule.heartbeat, self._schedule.stale, self._schedule.sweep]
+        deadlines = [self._schedule.heartbeat, self._schedule.stale, self._schedule.sweep, self._schedule.root]
         if self.native is None or self._polled():
             deadlines.append(self._schedule.poll)
         due = self.debouncer.next_due()
         if due is not None:
             deadlines.append(due)
-        return max(0.0, min(min(deadlines) - self.monotonic(), self.LONGEST_WAIT))
+        wait = min(min(deadlines) - self.monotonic(), self.LONGEST_WAIT)
+        if self.thumbnails is not None:
+            # While thumbnails are being made, come back soon enough to keep the workers fed.
+            within = self.thumbnails.pump_within()
+            if within is not None:
+                wait = min(wait, within)
+        return max(0.0, wait)
 
     def _take(self, timeout: float) -> None:
         try:
@@ -451,6 +490,11 @@ class Watcher:
                 continue
             parts = os.path.relpath(path, self.results_dir).split(os.sep)
             name = parts[0]
+            if name == ".":
+                # The results folder itself was deleted (the only event about it watched): a
+                # new one may reuse its inode number, so do not wait for the number to change.
+                self._root_lost = True
+                self._schedule.root = now
             if name in (".", "..") or not is_session_folder_name(name) or len(parts) > 2:
                 continue  # outside the root, dry runs, hidden or nested folders
             self.debouncer.touch(name, now)
@@ -472,6 +516,9 @@ class Watcher:
 
     def _periodic(self, now: float) -> None:
         schedule = self._schedule
+        if now >= schedule.root:
+            schedule.root = now + self.ROOT_CHECK_EVERY
+            self._check_root()
         if now >= schedule.sweep:
             schedule.sweep = now + self.SWEEP_EVERY
             self._sweep()
@@ -569,10 +616,34 @@ class Watcher:
         except Exception:
             logger.exception("sweep failed; it runs again in %.0fs", self.SWEEP_EVERY)
             return
-        self._retry_or_record(report, None)
+        recorded = self._retry_or_record(report, None)
         if report.sessions_read or report.missing:
             logger.info("sweep: %s", report.summary())
+        # What the events missed gets what a sync after an event gets (thumbnails included).
+        changed = [name for name in report.changed if name not in report.deferred] + recorded
+        for start in range(0, len(changed), 500):  # a whole library, after a restore: one query per 500
+            self._after_sync(changed[start:start + 500])
         self._reconcile()
+
+    def _check_root(self) -> None:
+        """A results folder replaced by another (deleted and made again, a new one moved in) is
+        watched again at once, and read in full: nothing waits for the next sweep."""
+        identity = _identity(self.results_dir)
+        if self._root_identity is None:
+            self._root_identity = identity  # not started: nothing is watched yet
+            return
+        if identity is None or (identity == self._root_identity and not self._root_lost):
+            return  # unchanged, or gone for now (looked at again shortly)
+        if self.native is not None and not self.native.rewatch_root():
+            return
+        logger.warning("the results folder %s was replaced; watching the new one", self.results_dir)
+        self._root_identity = identity
+        self._root_lost = False
+        self._set_active(set())  # the old folders' watches follow the old folders
+        self.poller = FolderPoller(self.results_dir)
+        self.poller.changed(())
+        self._schedule.sweep = self.monotonic() + self.SWEEP_EVERY
+        self._sweep()
 
     def _close_stale(self) -> None:
         _refresh_connections()

@@ -35,6 +35,36 @@ def copy_tree(source: Path, target: Path) -> Path:
     return target
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_process_left_behind():
+    """Every test stops what it starts: at the end of the run, no process started by a test
+    (nor any child of one, handed to us when its parent died) may still be running."""
+    from tests import processes
+
+    if not processes.become_subreaper():
+        yield
+        return
+    yield
+    from multiprocessing import resource_tracker
+
+    tracker = getattr(resource_tracker._resource_tracker, "_pid", None)  # our own pools' helper
+    left = [pid for pid in processes.children_of(os.getpid()) if pid != tracker and processes.alive(pid)]
+    described = [_describe(pid) for pid in left]
+    processes.kill(left)
+    processes.wait_gone(left, timeout=5)
+    processes.reap()
+    if left:
+        pytest.fail("processes left running by the tests (now killed): " + "; ".join(described), pytrace=False)
+
+
+def _describe(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            return f"{pid} " + handle.read().replace(b"\0", b" ").decode(errors="replace").strip()[:200]
+    except OSError:
+        return str(pid)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     """Django's cache (failed-token counts) starts empty for every test."""

@@ -2,24 +2,50 @@
 
 from __future__ import annotations
 
+import functools
 import heapq
 import itertools
 import logging
 import multiprocessing
+import os
 import queue
+import signal
 import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
+from sdgen_site.processes import die_with_parent
+from thumbnails import rendering
 from thumbnails.rendering import Job, Outcome, Status, render
 
 logger = logging.getLogger(__name__)
 
+
 def _process_executor(workers: int) -> Executor:
     # spawn: the watcher has threads and database connections that must not be forked.
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_worker_started, initargs=(os.getpid(),))
+
+
+def _worker_started(parent_pid: int) -> None:
+    """In each worker, before its first job."""
+    # Ctrl+C reaches every process of the terminal's group: the parent decides when we stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    # Killed with SIGKILL, the parent cannot stop us: the kernel (or a thread) does.
+    die_with_parent(parent_pid)
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    temporary = rendering.current_temporary
+    if temporary is not None:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+    os._exit(128 + signum)
 
 
 LIVE, BACKGROUND = 0, 1
@@ -28,16 +54,22 @@ LIVE, BACKGROUND = 0, 1
 class ThumbnailPool:
     """Renders jobs in ``workers`` processes, most urgent first, without blocking callers.
 
-    ``submit`` only queues (the queue is bounded: beyond ``max_queued`` it refuses); a
-    dispatcher thread hands the most urgent job over whenever a worker is about to be free. Outcomes are collected with
-    ``outcomes()``. A crashed worker takes its job down with it, not the pool.
+    ``submit`` only queues; the queue holds at most ``max_queued`` jobs and ``submit`` says
+    False when it is full (or the pool is closed): callers wait for ``room()`` or keep the job
+    themselves. A dispatcher thread hands the most urgent job over whenever a worker is about
+    to be free. Every job accepted gives exactly one outcome, collected with ``outcomes()``
+    or ``wait_outcome()``; a crashed worker takes its job down with it, not the pool.
     """
 
-    def __init__(self, *, workers: int, max_queued: int = 10_000, max_in_flight: int | None = None,
+    MAX_QUEUED = 10_000
+    STOP_WITHIN = 0.5  # seconds ``close()`` gives running jobs before workers are terminated
+    FINISH_WITHIN = 60.0  # the same with ``close(wait=True)``
+
+    def __init__(self, *, workers: int, max_queued: int | None = None, max_in_flight: int | None = None,
                  renderer: Callable[[Job], Outcome] = render,
                  executor_factory: Callable[[int], Executor] | None = None) -> None:
         self.workers = workers
-        self.max_queued = max_queued
+        self.max_queued = max_queued or self.MAX_QUEUED
         self._renderer = renderer
         self._executor_factory = executor_factory or _process_executor
         # By default one job running and one waiting per worker: no worker idles while a result
@@ -58,7 +90,10 @@ class ThumbnailPool:
         return self._executor_factory(self.workers)
 
     def submit(self, job: Job, *, tier: int = LIVE, rank: float | None = None) -> bool:
-        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first."""
+        """Queue a job; lower (tier, rank) first. Live jobs default to newest-submitted first.
+
+        False when the queue is full or the pool closed: the job is not taken.
+        """
         with self._condition:
             if self._closed:
                 return False
@@ -76,6 +111,16 @@ class ThumbnailPool:
         with self._condition:
             return len(self._heap)
 
+    def room(self) -> int:
+        """Jobs ``submit`` would take now."""
+        with self._condition:
+            return 0 if self._closed else self.max_queued - len(self._heap)
+
+    def pending(self) -> int:
+        """Jobs taken whose outcome is not out yet (queued or being rendered)."""
+        with self._condition:
+            return len(self._heap) + self._in_flight
+
     def outcomes(self) -> list[Outcome]:
         collected = []
         while True:
@@ -91,13 +136,32 @@ class ThumbnailPool:
             return None
 
     def close(self, *, wait: bool = False) -> None:
+        """Drop what is queued and stop the workers: with ``wait`` once their running jobs are
+        done (within ``FINISH_WITHIN`` seconds), else within ``STOP_WITHIN``. A worker still
+        busy then is terminated: closing never hangs on a stuck render."""
         with self._condition:
             self._closed = True
             self._heap.clear()
             self._queued.clear()
             self._condition.notify_all()
+        executor = self._executor
+        processes = list((getattr(executor, "_processes", None) or {}).values())
+        # The executor's own thread sends each worker its stop and waits for them: wait for that
+        # thread, not for the processes (two threads waiting for one process race each other).
+        manager = getattr(executor, "_executor_manager_thread", None)
+        executor.shutdown(wait=wait and manager is None, cancel_futures=True)
+        if manager is not None:
+            manager.join(self.FINISH_WITHIN if wait else self.STOP_WITHIN)
+            if manager.is_alive():
+                logger.info("stopping thumbnail workers in the middle of a render")
+                for process in processes:
+                    if process.exitcode is None:
+                        process.terminate()
+                manager.join(1.0)
+            for process in processes:
+                if process.exitcode is None:
+                    process.kill()
         self._dispatcher.join(timeout=1.0)
-        self._executor.shutdown(wait=wait, cancel_futures=True)
 
     def _dispatch(self) -> None:
         while True:
@@ -114,7 +178,10 @@ class ThumbnailPool:
             except (BrokenProcessPool, RuntimeError) as exc:
                 self._finished(job, None, exc)
                 continue
-            future.add_done_callback(lambda done, job=job: self._finished(job, done, None))
+            future.add_done_callback(functools.partial(self._finished_ok, job))
+
+    def _finished_ok(self, job: Job, future: Future) -> None:
+        self._finished(job, future, None)
 
     def _finished(self, job: Job, future: Future | None, error: BaseException | None) -> None:
         if future is not None:

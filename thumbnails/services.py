@@ -6,7 +6,6 @@ here runs in the caller's process (the watcher, ``catchupthumbnails``, the web s
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import shutil
@@ -20,13 +19,16 @@ from django.utils import timezone
 
 from sessions.models import Session
 from sessions.stats import is_image_name
+from thumbnails.failures import FAILED_SUFFIX, is_stale_temporary, is_temporary
 from thumbnails.models import ThumbnailCount
+from thumbnails.ondemand import render_once
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
 
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SUFFIX = ".webp"
+LOCK_FOLDER = ".locks"  # in the thumbnail root: hidden, so never taken for a session's folder
 
 
 def thumbnail_settings() -> ThumbnailSettings:
@@ -51,13 +53,15 @@ def job_for(results_dir: Path, thumbnails_dir: Path, session_name: str, filename
 
 @dataclass
 class SessionCheck:
-    """A session's PNGs compared with its thumbnails, from two directory listings."""
+    """A session's PNGs compared with its thumbnail folder, from two directory listings."""
 
     name: str
     folder_mtime_ns: int
     png_count: int
     up_to_date: int
+    failed: int = 0  # PNGs whose failure is on record and that did not change since
     jobs: list[Job] = field(default_factory=list)
+    # Thumbnails and failure records whose PNG is gone, and temporary files left by a killed writer.
     orphans: list[Path] = field(default_factory=list)
 
     @property
@@ -75,32 +79,46 @@ def check_session(*, results_dir: Path, thumbnails_dir: Path, name: str,
     except OSError:
         return None
     try:
-        thumbnails = _listing(thumbnails_dir / name, lambda n: n.endswith(THUMBNAIL_SUFFIX) and not n.startswith("."))
+        listed = _listing(thumbnails_dir / name, lambda entry: True)
     except OSError:
-        thumbnails = {}
+        listed = {}
+    thumbnails: dict[str, int] = {}
+    records: dict[str, int] = {}
     check = SessionCheck(name, folder_mtime_ns, len(sources), 0)
-    stems = {}
+    now_ns = time.time_ns()
+    for entry, mtime_ns in listed.items():
+        if is_temporary(entry):
+            if is_stale_temporary(entry, mtime_ns, now_ns=now_ns):
+                check.orphans.append(thumbnails_dir / name / entry)
+        elif entry.endswith(THUMBNAIL_SUFFIX):
+            thumbnails[entry[: -len(THUMBNAIL_SUFFIX)]] = mtime_ns
+        elif entry.endswith(THUMBNAIL_SUFFIX + FAILED_SUFFIX):
+            records[entry[: -len(THUMBNAIL_SUFFIX + FAILED_SUFFIX)]] = mtime_ns
+    stems = set()
     for filename, mtime_ns in sources.items():
         stem = os.path.splitext(filename)[0]
-        stems[stem] = filename
-        thumbnail_mtime = thumbnails.get(stem + THUMBNAIL_SUFFIX)
-        if thumbnail_mtime is not None and thumbnail_mtime > mtime_ns:
+        stems.add(stem)
+        if thumbnails.get(stem, 0) > mtime_ns:
             check.up_to_date += 1
+        elif records.get(stem, 0) > mtime_ns:
+            check.failed += 1
         else:
             check.jobs.append(job_for(results_dir, thumbnails_dir, name, filename, render_settings))
-    check.orphans = [thumbnails_dir / name / thumbnail for thumbnail in thumbnails
-                     if thumbnail[: -len(THUMBNAIL_SUFFIX)] not in stems]
+    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX) for stem in thumbnails if stem not in stems]
+    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX + FAILED_SUFFIX)
+                      for stem in records if stem not in stems]
     return check
 
 
 def _listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, int]:
+    """The regular files (not symlinks, FIFOs or folders) with a ``wanted`` name, and their mtimes."""
     with os.scandir(folder) as entries:
         return {entry.name: entry.stat(follow_symlinks=False).st_mtime_ns
                 for entry in entries if wanted(entry.name) and entry.is_file(follow_symlinks=False)}
 
 
 def remove_orphans(check: SessionCheck) -> int:
-    """Delete thumbnails whose source image is gone."""
+    """Delete thumbnails and failure records whose source image is gone, and stale temporary files."""
     removed = 0
     for path in check.orphans:
         try:
@@ -124,19 +142,24 @@ def remove_session_thumbnails(thumbnails_dir: Path, name: str) -> bool:
 
 
 def remove_orphan_folders(*, results_dir: Path, thumbnails_dir: Path) -> int:
-    """Thumbnail folders whose session folder no longer exists: removed."""
+    """Thumbnail folders whose session folder no longer exists: removed (hidden ones are ours)."""
     try:
-        names = [entry.name for entry in os.scandir(thumbnails_dir) if entry.is_dir(follow_symlinks=False)]
+        names = [entry.name for entry in os.scandir(thumbnails_dir)
+                 if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")]
     except OSError:
         return 0
     return sum(remove_session_thumbnails(thumbnails_dir, name) for name in names if not (results_dir / name).is_dir())
 
 
-def record_count(*, session_id: int, check: SessionCheck, rendered: int) -> None:
+def record_count(*, session_id: int, check: SessionCheck, thumbnails_dir: Path, rendered: int = 0,
+                 failed: int = 0) -> None:
+    """Store what a session has, with both folders' mtimes: ``check``'s counts plus what was
+    ``rendered`` and ``failed`` since. The thumbnail folder is stamped now, after the work."""
     ThumbnailCount.objects.update_or_create(
         session_id=session_id,
         defaults={"png_count": check.png_count, "thumbnail_count": check.up_to_date + rendered,
-                  "folder_mtime_ns": check.folder_mtime_ns, "counted_at": timezone.now()},
+                  "failed_count": check.failed + failed, "folder_mtime_ns": check.folder_mtime_ns,
+                  "thumbnails_mtime_ns": _folder_mtime(thumbnails_dir / check.name), "counted_at": timezone.now()},
     )
 
 
@@ -144,25 +167,29 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
                   names: Sequence[str] | None = None) -> Iterator[tuple[int, SessionCheck]]:
     """The sessions whose thumbnails need work, newest first, as (session id, check).
 
-    A session the database knows to be complete (equal counts, folder unchanged since) is
-    skipped without touching the disk; one it knows to be incomplete or changed is always
-    checked, however old. Sessions it knows nothing about follow the original rule: check
-    them newest first and stop at the first complete one found after an incomplete one.
-    With ``full`` (or ``names``) every session is checked on disk. Complete sessions found
-    on the way are recorded and not yielded.
+    A session the database knows to be complete (every PNG with a thumbnail or a failure on
+    record, neither its folder nor its thumbnail folder changed since) is skipped after two
+    ``stat`` calls; one it knows to be incomplete or changed is always checked, however old.
+    A thumbnail folder deleted or emptied by hand shows as changed, and is made again. Sessions
+    it knows nothing about follow the original rule: check them newest first and stop at the
+    first complete one found after an incomplete one. With ``full`` (or ``names``) every
+    session is checked on disk. Complete sessions found on the way are recorded, not yielded.
     """
     render_settings = thumbnail_settings()
     sessions = Session.objects.present().order_by("-created_at", "-id")
     if names is not None:
         sessions = sessions.filter(name__in=names)
     # Read at once (small tuples): the caller may interleave other queries, or reconnect.
-    rows = list(sessions.values_list("pk", "name", "thumbnail_count__png_count", "thumbnail_count__thumbnail_count",
-                                     "thumbnail_count__folder_mtime_ns"))
+    rows = list(sessions.values_list(
+        "pk", "name", "thumbnail_count__png_count", "thumbnail_count__thumbnail_count",
+        "thumbnail_count__failed_count", "thumbnail_count__folder_mtime_ns", "thumbnail_count__thumbnails_mtime_ns"))
     found_incomplete = stop_unknown = False
-    for pk, name, png_count, thumbnail_count, counted_mtime in rows:
+    for pk, name, png_count, thumbnail_count, failed_count, counted_mtime, thumbnails_mtime in rows:
         known = png_count is not None
         if not (full or names is not None):
-            if known and thumbnail_count >= png_count and _folder_mtime(results_dir / name) == counted_mtime:
+            if (known and thumbnail_count + failed_count >= png_count
+                    and _folder_mtime(results_dir / name) == counted_mtime
+                    and _folder_mtime(thumbnails_dir / name) == thumbnails_mtime):
                 continue
             if not known and stop_unknown:
                 continue
@@ -171,7 +198,7 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
         if check is None:
             continue
         if check.is_complete:
-            record_count(session_id=pk, check=check, rendered=0)
+            record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
             if not known and found_incomplete:
                 stop_unknown = True
             continue
@@ -186,7 +213,7 @@ def _folder_mtime(folder: Path) -> int | None:
         return None
 
 
-# --- catch-up and live service --------------------------------------------------------------
+# --- catch-up ---------------------------------------------------------------------------
 
 
 @dataclass
@@ -207,7 +234,7 @@ class CatchUpReport:
             self.up_to_date += 1
         elif outcome.status is Status.REMOVED:
             self.removed += 1
-        elif outcome.status is Status.INCOMPLETE:
+        elif outcome.status in (Status.INCOMPLETE, Status.BUSY):
             self.incomplete += 1
         else:
             self.failed += 1
@@ -219,6 +246,39 @@ class CatchUpReport:
                 f"{self.seconds:.1f}s")
 
 
+class SessionTally:
+    """Sessions whose jobs are out: each one's counts are recorded when its last outcome is in,
+    from the check that planned it and what came back (no second listing)."""
+
+    def __init__(self, thumbnails_dir: Path) -> None:
+        self.thumbnails_dir = thumbnails_dir
+        self._sessions: dict[int, list] = {}  # session id → [check, jobs left, rendered, failed]
+        self._session_of: dict[str, int] = {}
+
+    def add(self, session_id: int, check: SessionCheck) -> None:
+        self._sessions[session_id] = [check, len(check.jobs), 0, 0]
+        for job in check.jobs:
+            self._session_of[job.source] = session_id
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def finished(self, outcome: Outcome) -> bool:
+        """Count an outcome; False when it is not one of ours."""
+        session_id = self._session_of.pop(outcome.job.source, None)
+        if session_id is None:
+            return False
+        entry = self._sessions[session_id]
+        entry[1] -= 1
+        entry[2] += outcome.status is Status.RENDERED
+        entry[3] += outcome.status is Status.FAILED and outcome.recorded
+        if entry[1] == 0:
+            del self._sessions[session_id]
+            record_count(session_id=session_id, check=entry[0], thumbnails_dir=self.thumbnails_dir,
+                         rendered=entry[2], failed=entry[3])
+        return True
+
+
 def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int, full: bool = False,
                         names: Sequence[str] | None = None,
                         progress: Callable[[int, int], None] | None = None,
@@ -228,21 +288,16 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
     started = time.perf_counter()
     report = CatchUpReport()
     pool = ThumbnailPool(workers=workers)
-    outstanding: dict[int, list] = {}  # session id → [check, jobs left, rendered]
-    session_of: dict[str, int] = {}
+    tally = SessionTally(thumbnails_dir)
     submitted = done = 0
 
-    def collect(outcome: Outcome) -> None:
+    def collect(outcome: Outcome | None) -> None:
         nonlocal done
+        if outcome is None:
+            return
         done += 1
         report.count(outcome)
-        pk = session_of.pop(outcome.job.source)
-        entry = outstanding[pk]
-        entry[1] -= 1
-        entry[2] += outcome.status is Status.RENDERED
-        if entry[1] == 0:
-            record_count(session_id=pk, check=entry[0], rendered=entry[2])
-            del outstanding[pk]
+        tally.finished(outcome)
         if progress:
             progress(done, submitted)
 
@@ -254,169 +309,48 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
             report.sessions += 1
             report.removed += remove_orphans(check)
             if not check.jobs:
-                record_count(session_id=pk, check=check, rendered=0)
+                record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
                 continue
-            outstanding[pk] = [check, len(check.jobs), 0]
+            tally.add(pk, check)
             for job in check.jobs:
-                session_of[job.source] = pk
-                pool.submit(job, tier=BACKGROUND, rank=float(rank))
+                if not _submit_when_room(pool, job, float(rank), collect, should_stop):
+                    break
                 submitted += 1
-            # Plan only a little ahead of the workers: memory stays flat on any library.
-            while pool.queued() > workers * 8 and not should_stop():
-                outcome = pool.wait_outcome(timeout=0.5)
-                if outcome is not None:
-                    collect(outcome)
             if should_stop():
                 break
-        while outstanding and not should_stop():
+        while len(tally) and not should_stop():
             outcome = pool.wait_outcome(timeout=0.5)
-            if outcome is not None:
-                collect(outcome)
+            if outcome is None and pool.pending() == 0:
+                # Outcomes are out before a job stops counting as pending: nothing more will come.
+                outcome = pool.wait_outcome(timeout=0)
+                if outcome is None:
+                    logger.error("thumbnail catch-up: %d sessions never got all their outcomes", len(tally))
+                    break
+            collect(outcome)
     finally:
         pool.close(wait=True)
     report.seconds = time.perf_counter() - started
     return report
 
 
-class LiveThumbnails:
-    """The watcher's thumbnail side: every new PNG gets its thumbnail, newest first.
-
-    Called from the watcher's thread only; rendering happens in the pool's processes. A PNG
-    still being written is tried again with a growing delay (and on every change the watcher
-    sees); a PNG that fails is tried again once its file changes.
-    """
-
-    RETRY_FIRST = 0.25
-    RETRY_LONGEST = 5.0
-    RETRY_GIVE_UP = 120.0  # seconds a PNG may stay incomplete before it counts as failed
-    COUNT_EVERY = 2.0  # seconds between two recordings of one session's counts
-
-    def __init__(self, *, results_dir: Path, thumbnails_dir: Path, workers: int,
-                 pool: ThumbnailPool | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
-        self.results_dir = results_dir
-        self.thumbnails_dir = thumbnails_dir
-        self.settings = thumbnail_settings()
-        self.pool = pool or ThumbnailPool(workers=workers)
-        self.monotonic = monotonic
-        self.report = CatchUpReport()
-        self._plan: Iterator[tuple[int, SessionCheck]] | None = None
-        self._background_rank = itertools.count()
-        self._failed: dict[str, int] = {}  # source → its mtime when it failed
-        self._incomplete: dict[str, _Retry] = {}
-        self._dirty: set[str] = set()  # sessions whose counts changed
-        self._recorded_at: dict[str, float] = {}
-
-    def start_catch_up(self) -> None:
-        """Feed the smart catch-up to the pool in the background, behind live images."""
-        self._plan = plan_catch_up(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir)
-
-    def image_changed(self, path: Path) -> None:
-        try:
-            relative = path.relative_to(self.results_dir)
-        except ValueError:
-            return
-        if len(relative.parts) != 2 or not is_thumbnail_source(relative.parts[1]):
-            return
-        session, filename = relative.parts
-        self._submit(job_for(self.results_dir, self.thumbnails_dir, session, filename, self.settings))
-
-    def session_synced(self, name: str) -> None:
-        """Queue whatever the session lacks (in polling mode the only way PNGs are noticed)."""
-        check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
-                              render_settings=self.settings)
-        if check is None:
-            remove_session_thumbnails(self.thumbnails_dir, name)
-            return
-        if check.orphans:
-            self.report.removed += remove_orphans(check)
-            self._dirty.add(name)
-        for job in check.jobs:
-            self._submit(job)
-
-    def pump(self, *, wait: float = 0.0) -> None:
-        """Take finished work (waiting up to ``wait`` seconds for some), retry what was still
-        being written, keep the background fed."""
-        outcomes = self.pool.outcomes()
-        if not outcomes and wait > 0:
-            first = self.pool.wait_outcome(timeout=wait)
-            outcomes = [first, *self.pool.outcomes()] if first is not None else []
-        now = self.monotonic()
-        for outcome in outcomes:
-            self._finished(outcome, now)
-        for retry in self._incomplete.values():
-            if retry.due <= now:
-                retry.due = float("inf")  # until its outcome is back
-                self.pool.submit(retry.job)
-        self._feed_background()
-        self._record_counts(now)
-
-    def close(self) -> None:
-        self.pool.close(wait=False)
-
-    def _submit(self, job: Job) -> None:
-        failed_mtime = self._failed.get(job.source)
-        if failed_mtime is not None:
-            try:
-                if os.stat(job.source).st_mtime_ns == failed_mtime:
-                    return  # still the very file that failed
-            except OSError:
-                pass
-            del self._failed[job.source]
-        self.pool.submit(job)
-
-    def _finished(self, outcome: Outcome, now: float) -> None:
-        source = outcome.job.source
-        if outcome.status is Status.INCOMPLETE:
-            retry = self._incomplete.setdefault(source, _Retry(outcome.job, first=now))
-            if now - retry.first < self.RETRY_GIVE_UP:
-                retry.due = now + min(self.RETRY_LONGEST, self.RETRY_FIRST * 2 ** retry.attempts)
-                retry.attempts += 1
-                return
-            outcome = Outcome(outcome.job, Status.FAILED, "the PNG stayed incomplete", outcome.source_stamp)
-        self._incomplete.pop(source, None)
-        self.report.count(outcome)
-        if outcome.status is Status.FAILED:
-            logger.warning("%s: no thumbnail: %s", source, outcome.error)
-            if outcome.source_stamp is not None:
-                self._failed[source] = outcome.source_stamp[1]
-        self._dirty.add(Path(source).parent.name)
-
-    def _feed_background(self) -> None:
-        while self._plan is not None and self.pool.queued() < self.pool.workers * 2:
-            try:
-                _, check = next(self._plan)
-            except StopIteration:
-                self._plan = None
-                return
-            self.report.sessions += 1
-            self.report.removed += remove_orphans(check)
-            rank = float(next(self._background_rank))
-            for job in check.jobs:
-                self.pool.submit(job, tier=BACKGROUND, rank=rank)
-            self._dirty.add(check.name)
-
-    def _record_counts(self, now: float) -> None:
-        due = [name for name in self._dirty if now - self._recorded_at.get(name, -self.COUNT_EVERY) >= self.COUNT_EVERY]
-        if not due:
-            return
-        ids = dict(Session.objects.filter(name__in=due).values_list("name", "pk"))
-        for name in due:
-            self._dirty.discard(name)
-            self._recorded_at[name] = now
-            check = check_session(results_dir=self.results_dir, thumbnails_dir=self.thumbnails_dir, name=name,
-                                  render_settings=self.settings)
-            if check is not None and name in ids:
-                record_count(session_id=ids[name], check=check, rendered=0)
-
-
-@dataclass
-class _Retry:
-    job: Job
-    first: float
-    due: float = float("inf")
-    attempts: int = 0
+def _submit_when_room(pool: ThumbnailPool, job: Job, rank: float, collect: Callable[[Outcome | None], None],
+                      should_stop: Callable[[], bool]) -> bool:
+    """Backpressure: queue ``job`` once the pool has room, taking outcomes meanwhile. The queue
+    is kept short (planned only a little ahead of the workers: memory stays flat on any
+    library) and a session of any size is fed job by job. False once ``should_stop()``."""
+    ahead = min(pool.workers * 8, pool.max_queued)
+    while not should_stop():
+        if pool.queued() < ahead and pool.submit(job, tier=BACKGROUND, rank=rank):
+            return True
+        if pool.pending() == 0 and not pool.room():
+            collect(Outcome(job, Status.FAILED, "the rendering pool is closed"))
+            return True
+        collect(pool.wait_outcome(timeout=0.5))
+    return False
 
 
 def ensure_thumbnail(*, results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str) -> Outcome:
-    """Render one thumbnail now, in this process, unless an up-to-date one exists."""
-    return render(job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings()))
+    """Render one thumbnail now, in this process, unless an up-to-date one exists; requests
+    for the same file wait for one render (see ``thumbnails.ondemand``)."""
+    job = job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings())
+    return render_once(job, lock_dir=thumbnails_dir / LOCK_FOLDER, renderer=render)

@@ -5,6 +5,11 @@ system object (device and inode: a rename, a move within the results folder, two
 swapped) or, when it was copied, when it holds the same content (the session's fingerprint: its
 manifest's bytes, or its images' names and sizes). ``sessions.lifecycle.rename_sessions``
 records the outcome.
+
+File systems hand a deleted folder's inode number to the next folder made, so the same device
+and inode is only taken for the same run when something else agrees: the folder is untouched
+since (same mtime), holds the same content, or its manifest gives the same run start (a run
+renamed while it still writes).
 """
 
 from __future__ import annotations
@@ -12,11 +17,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 
+from sessions.manifest import MANIFEST_NAME, ManifestError, read_manifest_file
+from sessions.models import SessionStats
 from sessions.reading import folder_fingerprint
 from sessions.scanning import FolderSeen
 from sessions.services.known import Known
+from sessions.stats import parse_timestamp
 
 logger = logging.getLogger(__name__)
 
@@ -29,9 +38,11 @@ class Rename:
     how: str  # "same folder" or "same content"
 
 
-def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known: Mapping[str, Known]) -> list[Rename]:
+def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known: Mapping[str, Known],
+                 tz: tzinfo) -> list[Rename]:
     """The sessions whose folder now has another name, among ``folders`` (what is on disk) and
-    ``known`` (what the database holds about the same names and the ones that vanished)."""
+    ``known`` (what the database holds about the same names and the ones that vanished); ``tz``
+    reads manifests' times as the sync does."""
 
     def identity_changed(name: str) -> bool:
         entry, seen = known.get(name), folders.get(name)
@@ -49,8 +60,9 @@ def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known:
     renames = []
     by_identity = {entry.identity: name for name, entry in left.items() if entry.identity is not None}
     for name, seen in sorted(arrived.items()):
-        old = by_identity.pop((seen.device, seen.inode), None)
-        if old is not None and old != name:
+        old = by_identity.get((seen.device, seen.inode))
+        if old is not None and old != name and _same_run(results_dir, name, seen, left[old], tz):
+            del by_identity[(seen.device, seen.inode)]
             renames.append(Rename(left.pop(old).pk, old, name, "same folder"))
     # Copied, then the original deleted: only a folder that vanished can have been copied away.
     by_content: dict[str, str | None] = {}
@@ -65,3 +77,20 @@ def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known:
         if old_name is not None:
             renames.append(Rename(left[old_name].pk, old_name, name, "same content"))
     return renames
+
+
+def _same_run(results_dir: Path, name: str, seen: FolderSeen, entry: Known, tz: tzinfo) -> bool:
+    """Whether the folder ``name``, the same file system object as ``entry``'s was, still holds
+    that run (and not a new one in a reused inode)."""
+    if entry.folder_mtime_ns == seen.mtime_ns:
+        return True
+    if entry.fingerprint is not None and folder_fingerprint(results_dir, name) == entry.fingerprint:
+        return True
+    started = SessionStats.objects.filter(session_id=entry.pk).values_list("manifest_generated_at", flat=True).first()
+    if started is None:
+        return False
+    try:
+        manifest, _ = read_manifest_file(results_dir / name / MANIFEST_NAME)
+    except ManifestError:
+        return False
+    return parse_timestamp(manifest.snapshot.timestamp, tz) == started

@@ -88,6 +88,8 @@ class SyncReport(BatchOutcome):
     deferred: dict[str, str] = field(default_factory=dict)
     # Sessions that would have been marked missing when the results folder looked wrong.
     held_missing: int = 0
+    # The sessions read and written, and those marked missing (what others may want to follow up).
+    changed: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
     def summary(self) -> str:
@@ -169,6 +171,7 @@ class SessionSynchronizer:
             # Folders emptied of every image and manifest left ``folders`` while being read.
             vanished = [name for name, entry in known.items() if name not in folders and not entry.is_missing]
             report.missing = mark_missing(session_ids=[known[name].pk for name in vanished], now=self.clock())
+            report.changed += vanished
         if self.known is not None and (to_read or vanished or renamed):
             self.known.forget([*to_read, *vanished, *renamed])
         if self.rebuild and names is None and not report.interrupted:
@@ -205,6 +208,7 @@ class SessionSynchronizer:
                 report.deferred[name] = read.error or ""
                 continue
             pending.append(read)
+            report.changed.append(name)
             pending_images += len(read.records)
             if len(pending) >= BATCH_MAX_SESSIONS or pending_images >= BATCH_MAX_IMAGES:
                 done += self.writer.write(pending, report)
@@ -224,7 +228,7 @@ class SessionSynchronizer:
     def _follow_renames(self, folders: dict[str, FolderSeen], known: dict[str, Known], report: SyncReport) -> list[str]:
         """Sessions whose folder was renamed or moved take their new names (``known`` is brought
         up to date); returns every name involved."""
-        renames = find_renames(results_dir=self.results_dir, folders=folders, known=known)
+        renames = find_renames(results_dir=self.results_dir, folders=folders, known=known, tz=self.time_zone)
         if not renames:
             return []
         renamed = rename_sessions(renames, now=self.clock())

@@ -96,3 +96,31 @@ def test_a_folder_that_just_vanished_is_missing_not_renamed(library: Path, tmp_p
     shutil.move(library / FACIAL, tmp_path / FACIAL)
     report = sync_sessions(results_dir=library)
     assert (report.renamed, report.missing) == (0, 1)
+
+
+def test_a_new_folder_in_a_deleted_ones_inode_is_a_new_session(library: Path, tmp_path: Path) -> None:
+    """File systems reuse a deleted folder's inode number for the next folder made."""
+    shutil.rmtree(library / FACIAL)
+    new = library / "20261125_090000-another_run"
+    shutil.copytree(library / RANDOM, new, copy_function=shutil.copyfile)
+    manifest = (new / "manifest.json").read_text().replace("2026-11-21T04:36:27", "2026-11-25T09:00:00")
+    (new / "manifest.json").write_text(manifest)
+    os.utime(new, ns=(1, 1))
+    seen = new.stat()
+    Session.objects.filter(name=FACIAL).update(folder_device=seen.st_dev, folder_inode=seen.st_ino)
+    report = sync_sessions(results_dir=library)
+    assert (report.renamed, report.created, report.missing) == (0, 1, 1)
+    assert Session.objects.get(name=FACIAL).is_missing
+    assert not hasattr(Session.objects.get(name=new.name), "metadata")
+
+
+def test_a_run_renamed_while_it_writes_is_the_same_session(library: Path) -> None:
+    """Same folder object, changed since (another image, the manifest rewritten): its manifest's
+    run start says it is the same run."""
+    os.rename(library / FACIAL, library / "renamed mid-run")
+    manifest = library / "renamed mid-run" / "manifest.json"
+    manifest.write_text(manifest.read_text().replace('"status": "completed"', '"status": "ongoing"'))
+    os.utime(library / "renamed mid-run", ns=(1, 1))
+    report = sync_sessions(results_dir=library)
+    assert (report.renamed, report.created, report.missing) == (1, 0, 0)
+    assert Session.objects.get(name="renamed mid-run").metadata.is_favorite

@@ -15,6 +15,7 @@ from sessions.models import Event, Session, WatcherHeartbeat
 from sessions.services import sync_sessions
 from sessions.watcher import Debouncer, FolderPoller, ModeChoice, NativeEvents, Watcher, choose_watch_mode
 from tests.conftest import SessionWriter, load_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest
 
 LOCAL_MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0
@@ -116,51 +117,6 @@ class TestFolderPoller:
         for _ in range(3):
             poller.changed(["run7", "run8"])
         assert sorted(set(stamped)) == ["run7", "run8"] and len(stamped) == 6
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_watcher(empty_results_dir: Path, clock: FakeClock):
-    created: list[Watcher] = []
-
-    def make(*, running: bool = False, **options) -> Watcher:
-        """A watcher on the empty results dir; ``running``: caught up and started."""
-        options.setdefault("mode", ModeChoice("polling", "test"))
-        options.setdefault("poll_interval", 2.0)
-        watcher = Watcher(results_dir=empty_results_dir, monotonic=clock, **options)
-        created.append(watcher)
-        if running:
-            watcher.catch_up()
-            watcher.start()
-        return watcher
-
-    yield make
-    for watcher in created:
-        if watcher.native is not None:
-            watcher.native.stop()
-
-
-def ongoing_manifest(images: int = 2, total: int = 4) -> dict:
-    data = load_manifest("manifest_legacy_cli_combinatorial.json")
-    data["images"] = data["images"][:images]
-    data["snapshot"]["generation_params"]["num_images"] = total
-    data["status"] = "ongoing"
-    return data
 
 
 def event(watcher: Watcher, path: Path) -> None:
@@ -440,6 +396,9 @@ class TestWatcher:
 
             def pump(self) -> None:
                 self.pumps += 1
+
+            def pump_within(self) -> float | None:
+                return None
 
             def start_catch_up(self) -> None: ...
 

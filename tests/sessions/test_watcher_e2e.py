@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from sdgen_site.processes import signal_group
 from sessions.models import Event, Session, SessionImage, WatcherHeartbeat
 from tests.conftest import ROOT, process_env, wait_until
 
@@ -19,13 +20,16 @@ pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("mode", ["native", "polli
 
 
 class ManagedProcess:
-    """A ``manage.py`` child process whose output goes to a log file shown on failure."""
+    """A ``manage.py`` child process whose output goes to a log file shown on failure.
+
+    It leads its own process group, so that ``close`` stops it with whatever it started.
+    """
 
     def __init__(self, args: list[str], *, env: dict[str, str], log: Path) -> None:
         self.log = log
         self._log_handle = open(log, "ab")
         self.process = subprocess.Popen([sys.executable, "manage.py", *args], cwd=ROOT, env=env,
-                                        stdout=self._log_handle, stderr=subprocess.STDOUT)
+                                        stdout=self._log_handle, stderr=subprocess.STDOUT, start_new_session=True)
 
     def signal(self, sig: int) -> None:
         if self.process.poll() is None:
@@ -35,9 +39,15 @@ class ManagedProcess:
         return self.process.wait(timeout=timeout)
 
     def close(self) -> None:
+        """Stop it as a user would (SIGTERM), then kill whatever is left of its group."""
         if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        signal_group(self.process.pid, signal.SIGKILL)
+        self.process.wait()
         self._log_handle.close()
 
     def output(self) -> str:

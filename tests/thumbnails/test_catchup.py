@@ -3,13 +3,18 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
 
 import thumbnails.services as services
+from tests.conftest import tiny_png
 from thumbnails.models import ThumbnailCount
+from thumbnails.pool import ThumbnailPool
 from thumbnails.rendering import render
 from thumbnails.services import catch_up_thumbnails, check_session, plan_catch_up, thumbnail_settings
 
@@ -140,7 +145,8 @@ def test_failures_are_counted_and_do_not_stop_the_catch_up(library, empty_result
     report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
     assert (report.rendered, report.failed, report.incomplete) == (6, 1, 1)
     assert report.errors[str(corrupt)].startswith("cannot decode the image")
-    assert ThumbnailCount.objects.get(session__name=names[0]).thumbnail_count == 2
+    counted = ThumbnailCount.objects.get(session__name=names[0])
+    assert (counted.png_count, counted.thumbnail_count, counted.failed_count) == (4, 2, 1)  # one still being written
 
 
 class TestCommand:
@@ -178,3 +184,73 @@ def test_full_removes_the_thumbnails_of_folders_that_are_gone(library, empty_res
     report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1, full=True)
     assert report.removed == 2
     assert sorted(os.listdir(thumbnails_dir)) == [names[1]]
+
+
+def test_a_session_with_more_pngs_than_the_queue_holds_is_caught_up_whole(
+    library, empty_results_dir: Path, thumbnails_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [name] = library(1)
+    for n in range(40):
+        (empty_results_dir / name / f"extra-{n:02}.png").write_bytes(tiny_png())
+    monkeypatch.setattr(ThumbnailPool, "MAX_QUEUED", 5)  # as 12,000 PNGs against 10,000
+    deadline = time.monotonic() + 60
+    report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=2,
+                                 should_stop=lambda: time.monotonic() > deadline)
+    assert time.monotonic() < deadline
+    assert (report.rendered, report.failed) == (44, 0)
+    assert len(list((thumbnails_dir / name).glob("*.webp"))) == 44
+
+
+def test_a_deleted_thumbnail_folder_is_made_again_without_full(library, empty_results_dir: Path,
+                                                               thumbnails_dir: Path) -> None:
+    names = library(3)
+    catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    shutil.rmtree(thumbnails_dir / names[1])
+    (thumbnails_dir / names[2] / "facial_expressions_0001_seed-43.webp").unlink()
+    report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert (report.rendered, report.sessions) == (5, 2)
+    assert all(len(os.listdir(thumbnails_dir / name)) == 4 for name in names)
+    again = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert (again.rendered, again.sessions) == (0, 0)
+
+
+def test_a_failure_is_not_tried_again_until_its_file_changes(library, empty_results_dir: Path,
+                                                             thumbnails_dir: Path) -> None:
+    [name] = library(1)
+    corrupt = empty_results_dir / name / "facial_expressions_0000_seed-42.png"
+    corrupt.write_bytes(b"\x89PNG\r\n\x1a\n" + b"garbage" * 10 + b"\x00\x00\x00\x00IEND\xaeB`\x82")
+    first = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert (first.rendered, first.failed) == (3, 1)
+    assert ThumbnailCount.objects.values_list("thumbnail_count", "failed_count").get() == (3, 1)
+    again = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert (again.sessions, again.failed) == (0, 0)  # known: not even looked at
+    full = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1, full=True)
+    assert (full.sessions, full.failed) == (0, 0)  # looked at, and still known
+    replacement = corrupt.with_suffix(".tmp")  # a good copy moved over it: the folder changes
+    replacement.write_bytes(tiny_png())
+    later = os.stat(thumbnails_dir / name / "facial_expressions_0000_seed-42.webp.failed").st_mtime_ns + 10**9
+    os.utime(replacement, ns=(later, later))
+    replacement.replace(corrupt)
+    fixed = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert (fixed.rendered, fixed.failed) == (1, 0)
+    assert sorted(os.listdir(thumbnails_dir / name)) == [f"facial_expressions_000{n}_seed-4{n + 2}.webp"
+                                                         for n in range(4)]
+
+
+def test_temporary_files_left_by_a_killed_writer_are_removed(library, empty_results_dir: Path,
+                                                              thumbnails_dir: Path) -> None:
+    [name] = library(1)
+    folder = thumbnails_dir / name
+    folder.mkdir(parents=True)
+    gone_writer = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                                 text=True, check=True).stdout.strip()
+    stale = folder / f".{gone_writer}-k3j2h1.webp.tmp"  # its writer was killed mid-write
+    old_style = folder / ".x8a7zq0l.webp.tmp"
+    being_written = folder / f".{os.getpid()}-abcdef.webp.tmp"
+    for path in (stale, old_style, being_written):
+        path.write_bytes(b"RIFF")
+    hour_ago = time.time_ns() - 3600 * 10**9
+    os.utime(old_style, ns=(hour_ago, hour_ago))
+    report = catch_up_thumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1)
+    assert report.rendered == 4
+    assert sorted(p.name for p in folder.iterdir() if p.name.startswith(".")) == [being_written.name]

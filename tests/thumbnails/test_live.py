@@ -4,16 +4,17 @@ import io
 import os
 import signal
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from thumbnails.live import LiveThumbnails
 from thumbnails.models import ThumbnailCount
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings
-from thumbnails.services import LiveThumbnails
 
 
 def png_bytes(size: tuple[int, int] = (64, 96)) -> bytes:
@@ -208,3 +209,148 @@ def test_a_deleted_session_folder_takes_its_thumbnails_with_it(live: LiveThumbna
     (empty_results_dir / name).rename(tmp_path / "elsewhere")
     live.session_synced(name)
     assert not (thumbnails_dir / name).exists()
+
+
+class ScriptedRenderer:
+    """A renderer run in threads: jobs whose file name is in ``held`` (or the first job, with
+    ``hold_first``) wait for ``release``; ``incomplete`` file names come back INCOMPLETE once;
+    everything else is RENDERED."""
+
+    def __init__(self, *, held: tuple[str, ...] = (), incomplete: tuple[str, ...] = (),
+                 hold_first: bool = False) -> None:
+        self.held = set(held)
+        self.hold_first = hold_first
+        self.incomplete = set(incomplete)
+        self.release = threading.Event()
+        self.holding = threading.Event()  # a held job has started
+        self.started: list[str] = []
+
+    def __call__(self, job: Job) -> Outcome:
+        name = Path(job.source).name
+        self.started.append(name)
+        if name in self.held or (self.hold_first and len(self.started) == 1):
+            self.holding.set()
+            assert self.release.wait(10)
+        if name in self.incomplete:
+            self.incomplete.discard(name)
+            return Outcome(job, Status.INCOMPLETE, "not yet", (1, 1))
+        Path(job.target).parent.mkdir(parents=True, exist_ok=True)
+        Path(job.target).write_bytes(b"webp")
+        return Outcome(job, Status.RENDERED, source_stamp=(1, 1))
+
+    def pool(self, *, max_queued: int | None = None) -> ThumbnailPool:
+        return ThumbnailPool(workers=1, max_in_flight=1, max_queued=max_queued, renderer=self,
+                             executor_factory=lambda n: ThreadPoolExecutor(n))
+
+
+def pump_until(live: LiveThumbnails, predicate, *, timeout: float = 20.0, tick: float = 0.0) -> None:
+    """Pump (each turn waits for the pool's next outcome) until ``predicate()``, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        live.clock.now += tick
+        live.pump(wait=0.1)
+
+
+@pytest.fixture
+def scripted(empty_results_dir: Path, thumbnails_dir: Path):
+    """``scripted(renderer, max_queued=…)``: a LiveThumbnails on a scripted pool and a fake clock."""
+    made: list[LiveThumbnails] = []
+
+    def make(renderer: ScriptedRenderer, *, max_queued: int | None = None) -> LiveThumbnails:
+        live = LiveThumbnails(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, workers=1,
+                              pool=renderer.pool(max_queued=max_queued), monotonic=FakeClock())
+        live.clock = live.monotonic
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        live.pool.close(wait=True)
+
+
+@pytest.mark.django_db
+class TestNothingIsDropped:
+    def test_more_new_pngs_than_the_queue_holds_all_get_thumbnails(
+        self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
+    ) -> None:
+        [name] = library(1)
+        renderer = ScriptedRenderer(held=("first.png",))
+        live = scripted(renderer, max_queued=5)
+        first = empty_results_dir / name / "first.png"
+        live.image_changed(first)
+        assert renderer.holding.wait(10)  # the worker is busy
+        sources = [first] + [empty_results_dir / name / f"new-{n:02}.png" for n in range(40)]
+        for source in sources[1:]:  # a burst: far more than the queue holds
+            source.write_bytes(png_bytes((8, 12)))
+            live.clock.now += 0.01
+            live.image_changed(source)
+        assert live.pool.queued() == 5  # full: the rest waits for room
+        renderer.release.set()
+        pump_until(live, lambda: live.report.rendered == len(sources))
+        assert sorted(p.name for p in (thumbnails_dir / name).glob("new-*.webp")) == [
+            f"new-{n:02}.webp" for n in range(40)]
+        assert live.waiting == 0
+        # The jobs that had to wait for room go in newest first, too.
+        waited = [name for name in renderer.started if name >= "new-10.png"]
+        assert waited == sorted(waited, reverse=True)
+
+    def test_a_synced_session_lacking_more_than_the_queue_holds_is_finished_later(
+        self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
+    ) -> None:
+        [name] = library(1)
+        for n in range(20):
+            (empty_results_dir / name / f"restored-{n:02}.png").write_bytes(png_bytes((8, 12)))
+        renderer = ScriptedRenderer(hold_first=True)
+        live = scripted(renderer, max_queued=5)
+        live.session_synced(name)  # e.g. restored from a backup: 24 PNGs without a thumbnail
+        assert renderer.holding.wait(10)
+        assert live.pool.queued() <= 5 and live.waiting == 0  # the rest is not held job by job
+        renderer.release.set()
+        pump_until(live, lambda: len(list((thumbnails_dir / name).glob("*.webp"))) == 24)
+        assert live.pump_within() is not None  # its counts are still to be recorded
+        pump_until(live, lambda: live.pump_within() is None, tick=live.COUNT_EVERY)
+        assert ThumbnailCount.objects.get(session__name=name).thumbnail_count == 24
+
+    def test_a_retry_that_finds_the_queue_full_is_not_lost(
+        self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
+    ) -> None:
+        [name] = library(1)
+        renderer = ScriptedRenderer(held=("busy.png",), incomplete=("slow.png",))
+        live = scripted(renderer, max_queued=1)
+        folder = empty_results_dir / name
+        live.image_changed(folder / "slow.png")
+        pump_until(live, lambda: (folder / "slow.png").as_posix() in live._incomplete)
+        live.image_changed(folder / "busy.png")  # takes the worker
+        assert renderer.holding.wait(10)
+        live.image_changed(folder / "queued.png")  # fills the queue
+        live.clock.now += live.RETRY_LONGEST  # the retry is due while there is no room
+        live.pump()
+        renderer.release.set()
+        pump_until(live, lambda: not live._incomplete, tick=live.RETRY_FIRST)
+        assert (thumbnails_dir / name / "slow.webp").exists()
+
+
+@pytest.mark.django_db
+class TestBackgroundCatchUp:
+    def test_the_catch_up_is_queued_well_ahead_of_the_workers_behind_live_images(
+        self, library, empty_results_dir: Path, thumbnails_dir: Path, scripted
+    ) -> None:
+        names = library(3)  # 12 PNGs to render
+        renderer = ScriptedRenderer(hold_first=True)
+        live = scripted(renderer)
+        live.start_catch_up()
+        live.pump()
+        assert renderer.holding.wait(10)  # the worker is busy with the first of them
+        # One pump queues every session's work (not just the next session's): the workers keep
+        # busy until the watcher's next turn, however long the sessions are.
+        assert live.pool.queued() == 11
+        assert live.pump_within() == live.BUSY_PUMP_EVERY
+        fresh = empty_results_dir / names[2] / "live.png"
+        fresh.write_bytes(png_bytes((8, 12)))
+        live.image_changed(fresh)
+        renderer.release.set()
+        pump_until(live, lambda: live.report.rendered == 13)
+        assert renderer.started[1] == "live.png"  # right after the job that was running
+        assert ThumbnailCount.objects.filter(png_count=4, thumbnail_count=4).count() == 3
+        assert live.pump_within() is None  # idle: the watcher waits for events again

@@ -3,12 +3,14 @@ from __future__ import annotations
 import io
 import os
 import struct
+import threading
 import zlib
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from thumbnails import rendering
 from thumbnails.rendering import Job, Status, ThumbnailSettings, render
 
 DEFAULT = ThumbnailSettings()
@@ -164,13 +166,148 @@ class TestBadSources:
 
     def test_an_unreadable_file(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         source = png(tmp_path / "a.png")
-        real_open = open
+        real_open = os.open
 
         def refuse(path, *args, **kwargs):
             if str(path) == str(source):
                 raise PermissionError(13, "Permission denied")
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr("builtins.open", refuse)
+        monkeypatch.setattr(os, "open", refuse)
         outcome = render(job(tmp_path, source))
         assert outcome.status is Status.FAILED and "permission denied" in outcome.error
+        assert not failures_recorded(tmp_path)  # perhaps only for now: not remembered
+
+
+def failures_recorded(tmp_path: Path) -> list[str]:
+    folder = tmp_path / "thumbs" / "run"
+    return sorted(p.name for p in folder.glob("*.failed")) if folder.is_dir() else []
+
+
+def strip_png(path: Path, width: int, height: int) -> Path:
+    """A few bytes on disk (one colour compresses to nothing) for a picture of any size."""
+    Image.new("L", (width, height), 90).save(path, format="PNG")
+    return path
+
+
+class TestBounds:
+    """Pixels out (WebP stores at most 16383 px a side) and in (64 megapixels), from the header."""
+
+    @pytest.mark.parametrize("width", [2000, 8000, 100_000])
+    def test_a_strip_too_wide_for_any_thumbnail_fails_with_a_reason_before_decoding(
+        self, tmp_path: Path, width: int, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        source = strip_png(tmp_path / f"strip{width}.png", width, 1)
+        assert source.stat().st_size < 1000
+        monkeypatch.setattr(rendering, "_flatten", lambda image: pytest.fail("decoded a refused image"))
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED
+        assert outcome.error == (f"{width}x1 is too wide for a thumbnail 240 px high (it would be {width * 240} px "
+                                 "wide; WebP allows 16383)")
+        assert not Path(outcome.job.target).exists()
+
+    def test_a_tall_strip_is_one_pixel_wide(self, tmp_path: Path) -> None:
+        outcome = render(job(tmp_path, strip_png(tmp_path / "tall.png", 1, 2000)))
+        assert outcome.status is Status.RENDERED
+        assert Image.open(outcome.job.target).size == (1, 240)
+
+    def test_the_limits(self) -> None:
+        assert rendering.thumbnail_size(16383, 240, DEFAULT) == (16383, 240)
+        assert rendering.thumbnail_size(8000, 8000, DEFAULT) == (240, 240)
+        with pytest.raises(rendering._Refused, match="16384 px wide"):
+            rendering.thumbnail_size(16384, 240, DEFAULT)
+        with pytest.raises(rendering._Refused, match="over the 64 megapixel limit"):
+            rendering.thumbnail_size(8001, 8000, DEFAULT)
+        assert rendering.thumbnail_size(20, 240, ThumbnailSettings(height=4096)) == (341, 4096)
+
+    def test_memory_is_handed_back_after_a_large_image(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        released: list[int] = []
+        monkeypatch.setattr(rendering.memory, "release", lambda: released.append(1))
+        render(job(tmp_path, png(tmp_path / "small.png", size=(512, 768))))
+        assert released == []
+        render(job(tmp_path, strip_png(tmp_path / "large.png", 2000, 2000)))
+        assert released == [1]
+
+
+class TestFailureMemory:
+    def corrupt(self, path: Path) -> Path:
+        buffer = io.BytesIO()
+        Image.effect_noise((64, 96), 50).save(buffer, format="PNG")
+        data = bytearray(buffer.getvalue())
+        data[60:400] = bytes(340)
+        path.write_bytes(bytes(data))
+        return path
+
+    def test_a_failure_is_remembered_until_the_file_changes(self, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+        source = self.corrupt(tmp_path / "bad.png")
+        first = render(job(tmp_path, source))
+        assert first.status is Status.FAILED and not first.remembered
+        assert failures_recorded(tmp_path) == ["bad.webp.failed"]
+        real_thumbnail = rendering._thumbnail
+        monkeypatch.setattr(rendering, "_thumbnail", lambda *a: pytest.fail("decoded the same bad file again"))
+        again = render(job(tmp_path, source))
+        assert (again.status, again.error, again.remembered) == (Status.FAILED, first.error, True)
+        monkeypatch.setattr(rendering, "_thumbnail", real_thumbnail)
+        png(source)  # the file is replaced by a good one: tried again, and the record goes
+        later = os.stat(tmp_path / "thumbs" / "run" / "bad.webp.failed").st_mtime_ns + 10**9
+        os.utime(source, ns=(later, later))
+        assert render(job(tmp_path, source)).status is Status.RENDERED
+        assert failures_recorded(tmp_path) == []
+
+    def test_a_png_still_without_its_end_long_after_its_last_change_is_truncated(self, tmp_path: Path) -> None:
+        data = png(tmp_path / "whole.png").read_bytes()
+        source = tmp_path / "cut.png"
+        source.write_bytes(data[: len(data) // 2])
+        assert render(job(tmp_path, source)).status is Status.INCOMPLETE  # perhaps still being written
+        long_ago = os.stat(source).st_mtime_ns - int(rendering.TRUNCATED_AFTER + 60) * 10**9
+        os.utime(source, ns=(long_ago, long_ago))
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED
+        assert outcome.error == "the PNG is truncated (no end chunk 120s after its last change)"
+        assert render(job(tmp_path, source)).remembered
+
+    def test_a_source_that_is_gone_takes_its_record_with_it(self, tmp_path: Path) -> None:
+        source = self.corrupt(tmp_path / "bad.png")
+        render(job(tmp_path, source))
+        source.unlink()
+        assert render(job(tmp_path, source)).status is Status.REMOVED
+        assert failures_recorded(tmp_path) == []
+
+
+def unblock(fifo: Path) -> None:
+    """Open the FIFO's other end, so that a reader stuck in open() gets out (test clean-up)."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass  # nobody is reading
+
+
+class TestOnlyRegularFiles:
+    def render_with_deadline(self, work: Job, fifo: Path, timeout: float = 10.0):
+        outcomes = []
+        thread = threading.Thread(target=lambda: outcomes.append(render(work)), daemon=True)
+        thread.start()
+        thread.join(timeout)
+        if thread.is_alive():
+            unblock(fifo)
+            thread.join(timeout)
+            pytest.fail("render() blocked on a FIFO")
+        return outcomes[0]
+
+    def test_a_fifo_named_like_a_png_fails_at_once(self, tmp_path: Path) -> None:
+        fifo = tmp_path / "x.png"
+        os.mkfifo(fifo)
+        outcome = self.render_with_deadline(job(tmp_path, fifo), fifo)
+        assert (outcome.status, outcome.error) == (Status.FAILED, "not a regular file")
+        assert failures_recorded(tmp_path) == ["x.webp.failed"]
+
+    def test_a_file_swapped_for_a_fifo_after_the_check_does_not_block(self, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+        source = png(tmp_path / "x.png")
+        checked = os.stat(source)
+        source.unlink()
+        os.mkfifo(source)
+        monkeypatch.setattr(rendering, "examine", lambda job: (checked, None))
+        outcome = self.render_with_deadline(job(tmp_path, source), source)
+        assert (outcome.status, outcome.error) == (Status.FAILED, "not a regular file")

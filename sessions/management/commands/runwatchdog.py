@@ -10,7 +10,8 @@ from django.core.management import BaseCommand, CommandParser
 from sdgen_site.progress import ProgressReporter
 from sessions.management.options import add_results_argument, positive_float, results_dir_from
 from sessions.watcher import WATCH_MODES, Watcher, choose_watch_mode, read_proc
-from thumbnails.services import LiveThumbnails, catch_up_thumbnails
+from thumbnails.live import LiveThumbnails
+from thumbnails.services import catch_up_thumbnails
 
 
 class Command(BaseCommand):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import errno
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,10 +12,15 @@ from django.conf import settings
 from django.core.management import BaseCommand, CommandError, CommandParser
 
 from accounts.services import CREDENTIALS_FILE
+from sdgen_site.processes import ChildProcesses
 from sessions.management.options import BAD_ARGUMENTS, RUNTIME_FAILURE, positive_int
 from sessions.scanning import ResultsDirError, check_results_dir
 
 MANAGE = str(Path(__file__).resolve().parents[3] / "manage.py")
+STOP_WITHIN = 5.0  # seconds the children get to stop before they are killed
+# Each open live stream (/api/stream) holds a server thread for its lifetime: threads for every
+# stream a process may hold, and these on top for everything else.
+REQUEST_THREADS = 8
 
 
 class Command(BaseCommand):
@@ -41,41 +45,35 @@ class Command(BaseCommand):
             raise CommandError(f"port {options['port']} on {options['host']} is already in use (another sdgen site, or "
                                f"another program): choose another one, e.g. PORT={options['port'] + 1} make run "
                                "(or serve --port)", returncode=BAD_ARGUMENTS)
-        stop_requested = False
+        signals = 0
 
         def request_stop(*_: object) -> None:
-            nonlocal stop_requested
-            stop_requested = True
+            nonlocal signals
+            signals += 1
 
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
             signal.signal(sig, request_stop)
         bind = f"{options['host']}:{options['port']}"
-        children = {
-            "watcher": subprocess.Popen([sys.executable, MANAGE, "runwatchdog"]),
-            "web server": subprocess.Popen([sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
-                                            "--workers", str(options["workers"]), "--threads", "4",
-                                            "--access-logfile", "-"]),
-        }
-        credentials = settings.SDGEN_DATA_DIR / CREDENTIALS_FILE
-        self.stdout.write(f"Serving http://{bind}/ and watching {settings.SDGEN_RESULTS_DIR}. Ctrl+C stops both.\n"
-                          f"  admin: http://{bind}/admin/"
-                          + (f" (user and password in {credentials})" if credentials.exists() else ""))
+        children = ChildProcesses()
         ended = None
-        while not stop_requested and ended is None:
-            ended = next((name for name, child in children.items() if child.poll() is not None), None)
-            time.sleep(0.2)
-        for child in children.values():
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        for child in children.values():
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
-        if ended is not None and not stop_requested:
-            code = children[ended].returncode
+        try:
+            children.start("watcher", [sys.executable, MANAGE, "runwatchdog"])
+            children.start("web server", [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
+                                          "--workers", str(options["workers"]), "--threads", str(settings.SDGEN_STREAMS_PER_PROCESS + REQUEST_THREADS),
+                                          "--graceful-timeout", "3", "--access-logfile", "-"])
+            credentials = settings.SDGEN_DATA_DIR / CREDENTIALS_FILE
+            self.stdout.write(f"Serving http://{bind}/ (the gallery) and watching {settings.SDGEN_RESULTS_DIR}. "
+                              f"Ctrl+C stops both.\n  admin: http://{bind}/admin/"
+                              + (f" (user and password in {credentials})" if credentials.exists() else ""))
+            while not signals and ended is None:
+                ended = children.first_ended()
+                time.sleep(0.2)
+        finally:
+            # Whatever happened, nothing is left running; one more Ctrl+C stops at once.
+            stopping_at = signals
+            children.stop(within=STOP_WITHIN, hurry=lambda: signals > stopping_at)
+        if ended is not None and not signals:
+            code = children.processes[ended].returncode
             raise CommandError(f"the {ended} stopped (exit code {code}); stopped the rest too",
                                returncode=code or RUNTIME_FAILURE)
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import signal
 from typing import Any
 
 from django.conf import settings
@@ -32,13 +33,21 @@ class Command(BaseCommand):
             if unknown:
                 raise CommandError(f"no known session named: {', '.join(unknown)} (run syncsessions first?)",
                                    returncode=BAD_ARGUMENTS)
+        stop: list[int] = []
+        # Ctrl+C or SIGTERM: stop between two jobs and close the pool (its workers with it).
+        previous = {sig: signal.signal(sig, lambda signum, _: stop.append(signum))
+                    for sig in (signal.SIGINT, signal.SIGTERM)}
         progress = ProgressReporter(label="thumbnails", unit="image")
         try:
             report = catch_up_thumbnails(results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
                                          workers=options["workers"], full=options["full"], names=names,
-                                         progress=progress)
+                                         progress=progress, should_stop=lambda: bool(stop))
         finally:
             progress.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         self.stdout.write(report.summary())
+        if stop:
+            self.stdout.write("stopped before the end: run it again to finish")
         for source, error in sorted(report.errors.items())[:20]:
             self.stdout.write(self.style.WARNING(f"  {source}: {error}"))

@@ -1,0 +1,57 @@
+"""Fixtures for the watcher's tests: an injected clock and watchers on an empty results root."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sessions.watcher import ModeChoice, Watcher
+from tests.conftest import load_manifest
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.seconds = 1000.0
+
+    def __call__(self) -> float:
+        return self.seconds
+
+    def advance(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def make_watcher(empty_results_dir: Path, clock: FakeClock):
+    created: list[Watcher] = []
+
+    def make(*, running: bool = False, **options) -> Watcher:
+        """A watcher on the empty results dir; ``running``: caught up and started."""
+        options.setdefault("mode", ModeChoice("polling", "test"))
+        options.setdefault("poll_interval", 2.0)
+        watcher = Watcher(results_dir=empty_results_dir, monotonic=clock, **options)
+        created.append(watcher)
+        if running:
+            watcher.catch_up()
+            watcher.start()
+        return watcher
+
+    yield make
+    for watcher in created:
+        if watcher.native is not None:
+            watcher.native.stop()
+
+
+def ongoing_manifest(images: int = 2, total: int = 4) -> dict:
+    data = load_manifest("manifest_legacy_cli_combinatorial.json")
+    data["images"] = data["images"][:images]
+    data["snapshot"]["generation_params"]["num_images"] = total
+    data["status"] = "ongoing"
+    return data
+
+

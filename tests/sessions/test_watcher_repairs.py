@@ -1,0 +1,106 @@
+"""The watcher repairs what events cannot tell it: a results folder replaced, what a sweep
+finds, and it keeps the thumbnail side going while there is work."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+from sessions.models import Session
+from sessions.watcher import ModeChoice, Watcher
+from tests.conftest import SessionWriter, load_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest
+
+pytestmark = pytest.mark.django_db
+
+
+class RecordingThumbnails:
+    """The watcher's view of the thumbnail side, recorded."""
+
+    def __init__(self, *, pump_within: float | None = None) -> None:
+        self.sessions: list[str] = []
+        self.within = pump_within
+
+    def image_changed(self, path: Path) -> None: ...
+
+    def session_synced(self, name: str) -> None:
+        self.sessions.append(name)
+
+    def pump(self) -> None: ...
+
+    def pump_within(self) -> float | None:
+        return self.within
+
+    def start_catch_up(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def step_until(watcher: Watcher, clock: FakeClock, predicate, *, timeout: float = 10.0) -> None:
+    """Step the watcher (each step waits for the next event) until ``predicate()``, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        watcher.step(wait=True)
+        clock.advance(0.2)  # lets the debounced syncs fall due
+
+
+@pytest.mark.parametrize("replaced", ["moved away", "deleted"])
+def test_a_results_folder_replaced_by_a_new_one_is_watched_again_at_once(
+    make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter, tmp_path: Path,
+    replaced: str,
+) -> None:
+    old = write_session(empty_results_dir, "20251101_120000-old", ongoing_manifest())
+    watcher = make_watcher(running=True, mode=ModeChoice("native", "test"))
+    assert watcher.active == {old.name}
+    if replaced == "moved away":
+        empty_results_dir.rename(tmp_path / "results-before")  # and a backup moved in, say
+    else:
+        shutil.rmtree(empty_results_dir)
+        # The deletion is an event (the new folder may well get the old one's inode number):
+        # wait until it is queued for the watcher.
+        seen = []
+        while str(empty_results_dir) not in seen:
+            seen.append(watcher.paths.get(timeout=10)[0])
+        for path in seen:
+            watcher.paths.put((path, ""))
+    empty_results_dir.mkdir()
+    # Another run: its own manifest and start (the same would be the old run renamed, the new
+    # folder may get the old one's inode: sessions.services.renames).
+    another = ongoing_manifest(images=1)
+    another["snapshot"]["timestamp"] = "2025-11-07T12:00:00.000001"
+    new = write_session(empty_results_dir, "20251107_120000-new", another)
+    clock.advance(1.0)  # far from the minute's sweep
+    watcher.step(wait=False)
+    assert Session.objects.get(name=new.name).status == "ongoing"
+    assert Session.objects.get(name=old.name).is_missing
+    assert watcher.active == {new.name}
+    # Events come from the new folder now.
+    later = write_session(empty_results_dir, "20251108_120000-later", ongoing_manifest())
+    step_until(watcher, clock, lambda: Session.objects.filter(name=later.name).exists())
+    manifest = ongoing_manifest(images=3)
+    write_session(empty_results_dir, new.name, manifest)
+    step_until(watcher, clock, lambda: Session.objects.get(name=new.name).images_actual == 3)
+
+
+def test_sessions_found_by_the_sweep_get_their_thumbnails(
+    make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
+) -> None:
+    thumbnails = RecordingThumbnails()
+    watcher = make_watcher(running=True, poll_interval=1000.0, thumbnails=thumbnails)
+    # Written while no event reached the watcher (an overflowing event queue, a network share):
+    finished = write_session(empty_results_dir, "20251107_120000-done", load_manifest("manifest_seed_sweep.json"))
+    clock.advance(watcher.SWEEP_EVERY)
+    watcher.step(wait=False)
+    assert Session.objects.filter(name=finished.name).exists()
+    assert thumbnails.sessions == [finished.name]
+
+
+def test_the_loop_comes_back_soon_while_thumbnails_are_being_made(make_watcher) -> None:
+    busy = make_watcher(running=True, thumbnails=RecordingThumbnails(pump_within=0.05))
+    assert busy._wait_time() == pytest.approx(0.05)
+    idle = make_watcher(running=True, thumbnails=RecordingThumbnails(pump_within=None))
+    assert idle._wait_time() == pytest.approx(idle.LONGEST_WAIT)
