@@ -8,6 +8,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Log-in and log-out pages for the browsable API (outside /api/: pages, not endpoints).
     path("auth/", include("rest_framework.urls")),
+    # An image file and its thumbnail (the thumbnails app), then the rest of the API.
+    path("api/", include("thumbnails.urls")),
     path("api/", include("sessions.urls")),
     # The gallery's pages (/, /sessions/<name>/, /images/, /compare/), last: the rest go first.
     path("", include("gallery.urls")),

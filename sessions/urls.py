@@ -8,7 +8,6 @@ from sessions.views import (
     HealthView,
     LibraryImageViewSet,
     LibraryStatsView,
-    SessionImageFileView,
     SessionViewSet,
     api_not_found,
 )
@@ -30,7 +29,6 @@ router.register("sessions", SessionViewSet, basename="session")
 router.register("images", LibraryImageViewSet, basename="image")
 
 urlpatterns = [
-    path("sessions/<str:name>/images/<str:filename>", SessionImageFileView.as_view(), name="session-image-file"),
     path("stats", LibraryStatsView.as_view(), name="library-stats"),
     path("health", HealthView.as_view(), name="health"),
     path("stream", ChangeStreamView.as_view(), name="change-stream"),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +56,6 @@ from sessions.serializers import (
     StatusChangeSerializer,
 )
 from sessions.services import sync_sessions, update_metadata
-from sessions.stats import is_image_name
-from thumbnails.rendering import Status
-from thumbnails.services import THUMBNAIL_SUFFIX, ensure_thumbnail, is_thumbnail_source
 
 logger = logging.getLogger(__name__)
 
@@ -277,49 +273,11 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS)
 
 
-class SessionImageFileView(APIView):
-    """An image file of a session; with ``?thumbnail=1`` its WebP thumbnail, rendered on demand."""
-
-    @extend_schema(
-        summary="An image file, or its thumbnail",
-        parameters=[OpenApiParameter("thumbnail", OpenApiTypes.BOOL, description="1: the WebP thumbnail, rendered "
-                                     "now if missing.")],
-        responses={(200, "image/*"): OpenApiTypes.BINARY, 304: OpenApiResponse(description="Not modified."),
-                   404: OpenApiResponse(description="No such session, image or thumbnail."),
-                   503: OpenApiResponse(description="The PNG is still being written.")},
-    )
-    def get(self, request: Request, name: str, filename: str) -> HttpResponseBase:
-        reject_unknown_parameters(request, {"thumbnail"})
-        thumbnail = _boolean("thumbnail", request.query_params.get("thumbnail", "0"))
-        if not Session.objects.in_library().filter(name=name).exists():
-            raise no_such_session(name)
-        source = resolve_inside(settings.SDGEN_RESULTS_DIR, name, filename)
-        if source is None or not is_image_name(filename):
-            raise NotFound("no such image")
-        if not thumbnail:
-            return file_response(request, source)
-        if not is_thumbnail_source(filename):
-            raise NotFound("only PNG images have thumbnails")
-        outcome = ensure_thumbnail(results_dir=settings.SDGEN_RESULTS_DIR, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
-                                   session_name=name, filename=filename)
-        if outcome.status is Status.INCOMPLETE:
-            return Response({"detail": "the image is still being written; try again shortly"}, status=503,
-                            headers={"Retry-After": "1"})
-        if outcome.status is Status.BUSY:  # another request's render of it takes long
-            return Response({"detail": outcome.error}, status=503, headers={"Retry-After": "1"})
-        if outcome.status is Status.FAILED:
-            raise NotFound(f"no thumbnail: {outcome.error}")
-        path = resolve_inside(settings.SDGEN_THUMBNAILS_DIR, name, os.path.splitext(filename)[0] + THUMBNAIL_SUFFIX)
-        if path is None:
-            raise NotFound("no thumbnail")
-        return file_response(request, path, "image/webp")
-
-
 def no_such_session(name: str) -> NotFound:
     return NotFound(f"no session named {name!r}")
 
 
-def _boolean(name: str, value: str) -> bool:
+def boolean_parameter(name: str, value: str) -> bool:
     """The API's one boolean rule (true/false/1/0), the filters' own."""
     try:
         return bool(StrictBooleanField().clean(value))

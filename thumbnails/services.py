@@ -17,8 +17,8 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 
+from sessions.image_files import is_thumbnail_source
 from sessions.models import Session
-from sessions.stats import is_image_name
 from thumbnails.failures import FAILED_SUFFIX, is_stale_temporary, is_temporary
 from thumbnails.models import ThumbnailCount
 from thumbnails.ondemand import render_once
@@ -34,11 +34,6 @@ LOCK_FOLDER = ".locks"  # in the thumbnail root: hidden, so never taken for a se
 def thumbnail_settings() -> ThumbnailSettings:
     return ThumbnailSettings(height=settings.SDGEN_THUMBNAIL_HEIGHT, quality=settings.SDGEN_THUMBNAIL_QUALITY,
                              method=settings.SDGEN_THUMBNAIL_METHOD)
-
-
-def is_thumbnail_source(filename: str) -> bool:
-    """Only PNG images get thumbnails (the one test used everywhere: API, admin, watcher)."""
-    return is_image_name(filename) and filename.lower().endswith(".png")
 
 
 def thumbnail_path(thumbnails_dir: Path, session_name: str, filename: str) -> Path:
