@@ -44,7 +44,7 @@ demo: $(RUNTIME)
 	@$(DEMO_ENV) $(MAKE) --no-print-directory setup
 	@[ -d $(DEMO_DIR)/results ] || $(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 6 --images 6 --rate 0 --image-size 256x384
 	@$(DEMO_ENV) $(PY) manage.py runwatchdog --once
-	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 1 --images 60 --rate 0.5 --image-size 256x384 \
+	@$(DEMO_ENV) $(PY) manage.py simulatesessions --sessions 3 --images 100 --rate 0.5 --image-size 256x384 \
 		>$(DEMO_DIR)/live-run.log 2>&1 & simulator=$$!; \
 	trap 'kill $$simulator 2>/dev/null; wait $$simulator 2>/dev/null' EXIT INT TERM HUP; \
 	$(DEMO_ENV) $(SERVE)

@@ -37,17 +37,23 @@ def test_serve_runs_both_and_ctrl_c_stops_both(tmp_path: Path, live_database_url
     results.mkdir()
     port = free_port()
     env = process_env(tmp_path, live_database_url, SDGEN_RESULTS_DIR=str(results))
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True,
+                   timeout=120)  # as make run does
     serve = subprocess.Popen([sys.executable, "manage.py", "serve", "--port", str(port), "--workers", "1"],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_until(lambda: answers(f"http://127.0.0.1:{port}/admin/login/"), what="the web server")
         wait_until(lambda: WatcherHeartbeat.objects.filter(stopped_at=None).exists(), what="the watcher")
+        assert answers(f"http://127.0.0.1:{port}/static/admin/css/base.css")
         serve.send_signal(signal.SIGINT)
         output, _ = serve.communicate(timeout=15)
     finally:
         serve.kill()
     assert serve.returncode == 0, output
+    assert f"Serving http://127.0.0.1:{port}/ (the gallery)" in output
     assert f"admin: http://127.0.0.1:{port}/admin/" in output
+    # The access log has the pages, not a line per static file.
+    assert '"GET /admin/login/ HTTP/1.1" 200' in output and "/static/" not in output, output
     assert not answers(f"http://127.0.0.1:{port}/admin/login/")
     assert WatcherHeartbeat.objects.get().stopped_at is not None
 

@@ -60,7 +60,8 @@ class Command(BaseCommand):
             children.start("watcher", [sys.executable, MANAGE, "runwatchdog"])
             children.start("web server", [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
                                           "--workers", str(options["workers"]), "--threads", str(settings.SDGEN_STREAMS_PER_PROCESS + REQUEST_THREADS),
-                                          "--graceful-timeout", "3", "--access-logfile", "-"])
+                                          "--graceful-timeout", "3", "--access-logfile", "-",
+                                          "--logger-class", "sdgen_site.access_log.QuietAssetsLogger"])
             credentials = settings.SDGEN_DATA_DIR / CREDENTIALS_FILE
             self.stdout.write(f"Serving http://{bind}/ (the gallery) and watching {settings.SDGEN_RESULTS_DIR}. "
                               f"Ctrl+C stops both.\n  admin: http://{bind}/admin/"
