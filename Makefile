@@ -58,6 +58,7 @@ bench: $(RUNTIME)
 	$(PY) bench/watch.py
 	$(PY) bench/thumbnails.py
 	$(PY) bench/api.py
+	$(PY) bench/stream.py
 	$(PY) bench/image_parameters.py
 
 clean:

@@ -20,7 +20,6 @@ import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -58,11 +57,11 @@ class Server:
     def __init__(self, results: Path) -> None:
         self.port = free_port()
         env = {**os.environ, "SDGEN_RESULTS_DIR": str(results), "SDGEN_LOG_LEVEL": "WARNING"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-             "--threads", "4", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )
+        from sessions.management.commands.serve import web_server_command
+
+        # gunicorn as `manage.py serve` runs it; its access log is left out.
+        self.process = subprocess.Popen(web_server_command(bind=f"127.0.0.1:{self.port}", workers=2), cwd=ROOT,
+                                        env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

@@ -58,10 +58,7 @@ class Command(BaseCommand):
         ended = None
         try:
             children.start("watcher", [sys.executable, MANAGE, "runwatchdog"])
-            children.start("web server", [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind,
-                                          "--workers", str(options["workers"]), "--threads", str(settings.SDGEN_STREAMS_PER_PROCESS + REQUEST_THREADS),
-                                          "--graceful-timeout", "3", "--access-logfile", "-",
-                                          "--logger-class", "sdgen_site.access_log.QuietAssetsLogger"])
+            children.start("web server", web_server_command(bind=bind, workers=options["workers"]))
             credentials = settings.SDGEN_DATA_DIR / CREDENTIALS_FILE
             self.stdout.write(f"Serving http://{bind}/ (the gallery) and watching {settings.SDGEN_RESULTS_DIR}. "
                               f"Ctrl+C stops both.\n  admin: http://{bind}/admin/"
@@ -77,6 +74,15 @@ class Command(BaseCommand):
             code = children.processes[ended].returncode
             raise CommandError(f"the {ended} stopped (exit code {code}); stopped the rest too",
                                returncode=code or RUNTIME_FAILURE)
+
+
+def web_server_command(*, bind: str, workers: int) -> list[str]:
+    """gunicorn as ``serve`` runs it (the stream benchmark runs the same)."""
+    return [sys.executable, "-m", "gunicorn", "sdgen_site.wsgi", "--bind", bind, "--workers", str(workers),
+            "--threads", str(settings.SDGEN_STREAMS_PER_PROCESS + REQUEST_THREADS), "--graceful-timeout", "3",
+            "--access-logfile", "-", "--logger-class", "sdgen_site.access_log.QuietAssetsLogger",
+            # gunicorn's control socket is one path per user: two servers would share it; unused here.
+            "--no-control-socket"]
 
 
 def port_is_free(host: str, port: int) -> bool:
