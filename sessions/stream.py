@@ -145,16 +145,19 @@ class EventStream:
     with the last id it saw, so nothing is lost and no server thread is held for ever).
 
     A process serves at most SDGEN_STREAMS_PER_PROCESS at once (``TooManyStreams`` otherwise):
-    a stream counts from its first event until ``close()`` (the server calls it when the
-    response ends).
+    a stream counts from its creation until ``close()`` (the response calls it when it ends,
+    whether or not it was iterated). Checking and counting under one lock keeps a burst of
+    connections from all passing the check before any of them counts.
     """
 
     def __init__(self, *, cursor: int | None, keepalive: float, lifetime: float,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
+        global _open_streams
         with _lock:
             if _open_streams >= settings.SDGEN_STREAMS_PER_PROCESS:
                 raise TooManyStreams
-        self._counted = False
+            _open_streams += 1
+        self._counted = True
         self.feed = broadcaster()
         self.cursor = cursor
         self.keepalive = keepalive
@@ -162,10 +165,6 @@ class EventStream:
         self.monotonic = monotonic
 
     def __iter__(self) -> Iterator[str]:
-        global _open_streams
-        with _lock:
-            _open_streams += 1
-            self._counted = True
         if self.cursor is None:
             self.cursor = latest_change()
         yield f"retry: 1000\n: changes after {self.cursor}\n\n"

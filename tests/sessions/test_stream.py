@@ -14,7 +14,7 @@ from sessions.changes import latest_change
 from sessions.lifecycle import transition_status
 from sessions.models import Session
 from sessions.services import sync_sessions
-from sessions.stream import EventStream
+from sessions.stream import EventStream, TooManyStreams
 
 RANDOM = "20261121_043627-random_test"
 
@@ -123,4 +123,26 @@ def test_a_process_holds_only_so_many_streams(api, synced_results: Path, setting
         assert refused.status_code == 503 and refused["Retry-After"]
     finally:
         held.close()
-    assert api.get("/api/stream", HTTP_ACCEPT="text/event-stream").status_code == 200
+    accepted = api.get("/api/stream", HTTP_ACCEPT="text/event-stream")
+    accepted.close()  # as the server does when the client goes
+    assert accepted.status_code == 200
+
+
+@pytest.mark.django_db
+def test_a_burst_of_streams_is_counted_before_any_is_read(settings) -> None:
+    # Connections arriving together are all created before the server reads from any of them:
+    # each must count from its creation, or all of them pass the limit.
+    settings.SDGEN_STREAMS_PER_PROCESS = 2
+    first = EventStream(cursor=None, keepalive=5, lifetime=5)
+    second = EventStream(cursor=None, keepalive=5, lifetime=5)
+    try:
+        with pytest.raises(TooManyStreams):
+            EventStream(cursor=None, keepalive=5, lifetime=5)
+    finally:
+        first.close()
+        first.close()  # closing twice frees one place, not two
+    third = EventStream(cursor=None, keepalive=5, lifetime=5)
+    with pytest.raises(TooManyStreams):
+        EventStream(cursor=None, keepalive=5, lifetime=5)
+    second.close()
+    third.close()
