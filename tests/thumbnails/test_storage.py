@@ -56,7 +56,7 @@ def test_any_django_storage_works_through_its_api(memory_storage, library, empty
     assert report.rendered == 4
     store = thumbnail_store(thumbnails_dir)
     assert isinstance(store, RemoteStore)
-    assert sorted(store.listing(name)) == ["facial_expressions_000%d_seed-4%d.webp" % (i, i + 2) for i in range(4)]
+    assert sorted(store.listing(name)) == [f"facial_expressions_000{i}_seed-4{i + 2}.webp" for i in range(4)]
     store.storage.save(f"{name}/gone.webp", ContentFile(b"old"))  # its image is not there
     check = check_session(results_dir=empty_results_dir, thumbnails_dir=thumbnails_dir, name=name,
                           render_settings=thumbnail_settings())
