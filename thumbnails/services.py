@@ -34,8 +34,6 @@ from thumbnails.storage import (
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["THUMBNAIL_SUFFIX", "is_thumbnail_source", "thumbnail_store"]
-
 LOCK_FOLDER = ".locks"  # in the thumbnail root: hidden, so never taken for a session's folder
 
 

@@ -103,7 +103,10 @@ class ThumbnailStore:
         return _local_sessions(self.root)
 
     def remove_session(self, session: str) -> bool:
-        return _remove_local_folder(self.root, session)
+        removed = _remove_local_folder(self.root, session)
+        if removed:
+            logger.info("%s: the folder is gone; its thumbnails are removed", session)
+        return removed
 
     def move_session(self, old: str, new: str) -> int:
         """Give the thumbnails of ``old`` to ``new``; the number of files moved."""
@@ -292,7 +295,6 @@ def _remove_local_folder(root: Path, session: str) -> bool:
     if folder is None:
         return False
     shutil.rmtree(folder, ignore_errors=True)
-    logger.info("%s: the folder is gone; its thumbnails are removed", session)
     return True
 
 
@@ -303,7 +305,7 @@ def _move_local_folder(root: Path, old: str, new: str) -> int:
     if source is None or os.sep in new or new in ("", ".", ".."):
         return 0
     target = root / new
-    names = [entry for entry in os.listdir(source)]
+    names = os.listdir(source)
     try:
         os.rename(source, target)
         return len(names)
