@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -26,6 +27,30 @@ def _raw(name: str) -> str | None:
 def env_str(name: str, default: str) -> str:
     value = _raw(name)
     return default if value is None else value
+
+
+def env_required(name: str, *, because: str) -> str:
+    """A value that has no default: missing, it stops the process and says ``because`` why."""
+    value = _raw(name)
+    if value is None:
+        raise ImproperlyConfigured(f"{name} must be set {because}")
+    return value
+
+
+def env_url(name: str, default: str | None, *, schemes: Sequence[str] = ("http", "https")) -> str | None:
+    """An absolute URL with one of ``schemes`` and a host (``minio:9000`` alone is refused:
+    without a scheme it would be taken for a path)."""
+    value = _raw(name)
+    if value is None:
+        return default
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  (raises for a port that is not a number)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a URL") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ImproperlyConfigured(f"{name}={value!r} must be a URL like {schemes[0]}://host:port")
+    return value
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -16,7 +16,7 @@ from typing import Any
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from sdgen_site.env import env_bool, env_choice, env_float, env_int, env_list, env_str
+from sdgen_site.env import env_bool, env_choice, env_float, env_int, env_list, env_required, env_str, env_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -27,6 +27,9 @@ SDGEN_DATA_DIR = Path(env_str("SDGEN_DATA_DIR", "./var")).expanduser().resolve()
 SDGEN_THUMBNAILS_DIR = (
     Path(env_str("SDGEN_THUMBNAILS_DIR", str(SDGEN_DATA_DIR / "thumbnails"))).expanduser().resolve()
 )
+# Where thumbnails are kept (STORAGES["thumbnails"] below): the thumbnail folder, or an
+# S3-compatible bucket.
+SDGEN_THUMBNAIL_STORAGE = env_choice("SDGEN_THUMBNAIL_STORAGE", "local", ("local", "s3"))
 SDGEN_WATCH_MODE = env_choice("SDGEN_WATCH_MODE", "auto", ("auto", "native", "polling"))
 SDGEN_POLL_INTERVAL = env_float("SDGEN_POLL_INTERVAL", 2.0, minimum=0.05)
 # Fractional minutes are accepted so tests and demos can use a short stale window.
@@ -206,10 +209,35 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = SDGEN_DATA_DIR / "static"
 # WhiteNoise serves the admin's and the API's static files from the app server itself.
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Only thumbnails.storage opens it. Failure records and locks stay in SDGEN_THUMBNAILS_DIR
+    # whichever storage holds the thumbnails: they are this machine's own.
+    "thumbnails": {"BACKEND": "django.core.files.storage.FileSystemStorage",
+                   "OPTIONS": {"location": SDGEN_THUMBNAILS_DIR, "base_url": None, "allow_overwrite": True}},
 }
+if SDGEN_THUMBNAIL_STORAGE == "s3":
+    _endpoint = env_url("SDGEN_S3_ENDPOINT_URL", None)
+    STORAGES["thumbnails"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env_required("SDGEN_S3_BUCKET", because="when SDGEN_THUMBNAIL_STORAGE=s3"),
+            "endpoint_url": _endpoint,
+            # Unset: boto3 looks for credentials as usual (AWS_* variables, ~/.aws, an instance role).
+            "access_key": env_str("SDGEN_S3_ACCESS_KEY", "") or None,
+            "secret_key": env_str("SDGEN_S3_SECRET_KEY", "") or None,
+            # A thumbnail made again replaces the old one under the same key.
+            "file_overwrite": True,
+            "default_acl": None,
+            "querystring_auth": True,
+            "signature_version": "s3v4",
+            # MinIO and friends answer at host:port/bucket, not bucket.host.
+            "addressing_style": "path" if _endpoint else None,
+        },
+    }
+    if bool(STORAGES["thumbnails"]["OPTIONS"]["access_key"]) != bool(STORAGES["thumbnails"]["OPTIONS"]["secret_key"]):
+        raise ImproperlyConfigured("SDGEN_S3_ACCESS_KEY and SDGEN_S3_SECRET_KEY go together: set both or neither")
 
 # Logins (the admin's and the browsable API's) are throttled by django-axes: after
 # AXES_FAILURE_LIMIT wrong passwords for one user name from one address, that pair waits

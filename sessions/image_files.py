@@ -6,7 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 IMAGE_EXTENSIONS = frozenset({".png", ".jpg", ".jpeg", ".webp"})
-THUMBNAIL_SOURCE_EXTENSIONS = frozenset({".png"})
+# Every image gets a thumbnail (SPEC section 7): other generators write JPEG and WebP.
+THUMBNAIL_SOURCE_EXTENSIONS = IMAGE_EXTENSIONS
 
 
 def _extension(name: str) -> str:

@@ -89,6 +89,36 @@ class TestSettings:
         result = settings_in_subprocess(tmp_path, "pass", SDGEN_TIME_ZONE="Mars/Olympus")
         assert "SDGEN_TIME_ZONE='Mars/Olympus' is not a known time zone" in result.stderr
 
+    def test_thumbnails_are_in_the_thumbnail_folder_by_default(self, tmp_path: Path) -> None:
+        result = settings_in_subprocess(tmp_path, "t = s.STORAGES['thumbnails']; print(t['BACKEND'], t['OPTIONS']['location'])")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["django.core.files.storage.FileSystemStorage", str(tmp_path / "data" / "thumbnails")]
+
+    def test_thumbnails_in_an_s3_bucket(self, tmp_path: Path) -> None:
+        result = settings_in_subprocess(
+            tmp_path, "t = s.STORAGES['thumbnails']; o = t['OPTIONS']; print(t['BACKEND'], o['bucket_name'], "
+            "o['endpoint_url'], o['access_key'], o['secret_key'], o['addressing_style'])",
+            SDGEN_THUMBNAIL_STORAGE="s3", SDGEN_S3_BUCKET="thumbs", SDGEN_S3_ENDPOINT_URL="http://minio:9000",
+            SDGEN_S3_ACCESS_KEY="key", SDGEN_S3_SECRET_KEY="secret")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.split() == ["storages.backends.s3.S3Storage", "thumbs", "http://minio:9000", "key",
+                                         "secret", "path"]
+
+    @pytest.mark.parametrize(("env", "message"), [
+        ({"SDGEN_THUMBNAIL_STORAGE": "S3"}, "SDGEN_THUMBNAIL_STORAGE='S3' must be one of: local, s3"),
+        ({"SDGEN_THUMBNAIL_STORAGE": "s3"}, "SDGEN_S3_BUCKET must be set when SDGEN_THUMBNAIL_STORAGE=s3"),
+        ({"SDGEN_THUMBNAIL_STORAGE": "s3", "SDGEN_S3_BUCKET": "b", "SDGEN_S3_ENDPOINT_URL": "minio:9000"},
+         "SDGEN_S3_ENDPOINT_URL='minio:9000' must be a URL like http://host:port"),
+        ({"SDGEN_THUMBNAIL_STORAGE": "s3", "SDGEN_S3_BUCKET": "b", "SDGEN_S3_ENDPOINT_URL": "http://minio:port"},
+         "SDGEN_S3_ENDPOINT_URL='http://minio:port' is not a URL"),
+        ({"SDGEN_THUMBNAIL_STORAGE": "s3", "SDGEN_S3_BUCKET": "b", "SDGEN_S3_ACCESS_KEY": "key"},
+         "SDGEN_S3_ACCESS_KEY and SDGEN_S3_SECRET_KEY go together"),
+    ])
+    def test_bad_thumbnail_storage_settings_stop_start_up(self, tmp_path: Path, env: dict[str, str],
+                                                          message: str) -> None:
+        result = settings_in_subprocess(tmp_path, "pass", **env)
+        assert result.returncode != 0 and message in result.stderr, result.stderr
+
     def test_the_data_dir_and_the_database_are_private(self, tmp_path: Path) -> None:
         """Whatever the umask, only the owner can read the database (password and token hashes),
         its -wal and -shm files included (listed while the connection is open)."""

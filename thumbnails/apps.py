@@ -7,3 +7,9 @@ class ThumbnailsConfig(AppConfig):
     name = "thumbnails"
     verbose_name = "Thumbnails"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from sessions.signals import session_renamed
+        from thumbnails.receivers import move_thumbnails_of_renamed_session
+
+        session_renamed.connect(move_thumbnails_of_renamed_session, dispatch_uid="thumbnails.move-on-rename")

@@ -27,25 +27,26 @@ from thumbnails.services import (
     remove_orphans,
     remove_session_thumbnails,
     thumbnail_settings,
+    thumbnail_store,
 )
 
 logger = logging.getLogger(__name__)
 
 
 class LiveThumbnails:
-    """Every new PNG gets its thumbnail, newest first; the smart catch-up runs behind them.
+    """Every new image gets its thumbnail, newest first; the smart catch-up runs behind them.
 
     Called from the watcher's thread only; rendering happens in the pool's processes. Nothing
     is dropped: a job the pool's queue has no room for waits in an overflow (newest first)
     until there is. The catch-up keeps ``BACKGROUND_AHEAD`` jobs queued behind the live ones
-    (live jobs always go first), so the workers never wait for the watcher's next turn. A PNG
+    (live jobs always go first), so the workers never wait for the watcher's next turn. An image
     still being written is tried again with a growing delay (and on every change the watcher
-    sees); a PNG that fails is tried again once its file changes.
+    sees); an image that fails is tried again once its file changes.
     """
 
     RETRY_FIRST = 0.25
     RETRY_LONGEST = 5.0
-    RETRY_GIVE_UP = 120.0  # seconds a PNG may stay incomplete before it counts as failed
+    RETRY_GIVE_UP = 120.0  # seconds an image may stay incomplete before it counts as failed
     COUNT_EVERY = 2.0  # seconds between two recordings of one session's counts
     BACKGROUND_AHEAD = 256  # catch-up jobs kept queued: work for the workers between two pumps
     BUSY_PUMP_EVERY = 0.05  # seconds between pumps while work is out
@@ -55,6 +56,7 @@ class LiveThumbnails:
         self.results_dir = results_dir
         self.thumbnails_dir = thumbnails_dir
         self.settings = thumbnail_settings()
+        self.store = thumbnail_store(thumbnails_dir)
         self.pool = pool or ThumbnailPool(workers=workers)
         self.monotonic = monotonic
         self.report = CatchUpReport()
@@ -83,10 +85,10 @@ class LiveThumbnails:
         if len(relative.parts) != 2 or not is_thumbnail_source(relative.parts[1]):
             return
         session, filename = relative.parts
-        self._submit(job_for(self.results_dir, self.thumbnails_dir, session, filename, self.settings))
+        self._submit(job_for(self.results_dir, self.thumbnails_dir, session, filename, self.settings, self.store))
 
     def session_synced(self, name: str) -> None:
-        """Queue whatever the session lacks (in polling mode the only way PNGs are noticed).
+        """Queue whatever the session lacks (in polling mode the only way images are noticed).
 
         What the pool has no room for now is not held here job by job (a folder restored from
         a backup may lack a million thumbnails): the session is looked at again when there is
@@ -97,7 +99,7 @@ class LiveThumbnails:
             remove_session_thumbnails(self.thumbnails_dir, name)
             return
         if check.orphans:
-            self.report.removed += remove_orphans(check)
+            self.report.removed += remove_orphans(check, thumbnails_dir=self.thumbnails_dir)
             self._dirty.add(name)
         room = self.pool.room()
         rank = -self.monotonic()
@@ -201,7 +203,7 @@ class LiveThumbnails:
             self._plan = None
             return False
         self.report.sessions += 1
-        self.report.removed += remove_orphans(check)
+        self.report.removed += remove_orphans(check, thumbnails_dir=self.thumbnails_dir)
         if check.jobs:
             self._tally.add(pk, check)
             self._background.extend(check.jobs)
@@ -211,6 +213,7 @@ class LiveThumbnails:
         return True
 
     def _finished(self, outcome: Outcome, now: float) -> None:
+        outcome = self.store.settle(outcome)  # a WebP for another storage is stored now
         source = outcome.job.source
         tallied = self._tally.finished(outcome)
         if outcome.status in (Status.INCOMPLETE, Status.BUSY):
@@ -219,7 +222,7 @@ class LiveThumbnails:
                 retry.due = now + min(self.RETRY_LONGEST, self.RETRY_FIRST * 2 ** retry.attempts)
                 retry.attempts += 1
                 return
-            reason = "the PNG stayed incomplete"
+            reason = "the image stayed incomplete"
             outcome = Outcome(outcome.job, Status.FAILED, reason, outcome.source_stamp,
                               recorded=failures.remember(outcome.job.target, reason))
         self._incomplete.pop(source, None)

@@ -8,11 +8,12 @@ from sessions.models import Session
 
 
 class ThumbnailCount(models.Model):
-    """PNGs, up-to-date thumbnails and remembered failures of a session, as counted when its
-    folder had ``folder_mtime_ns`` and its thumbnail folder ``thumbnails_mtime_ns``.
+    """Images (``png_count``: PNG, JPEG and WebP sources alike), up-to-date thumbnails and
+    remembered failures of a session, as counted when its folder had ``folder_mtime_ns`` and its
+    thumbnail folder ``thumbnails_mtime_ns`` (None in a bucket, which has no folder times).
 
     While both folders' mtimes are unchanged (no file added, removed or renamed on either
-    side) and every PNG has a thumbnail or a failure on record, the session needs no look at all.
+    side) and every image has a thumbnail or a failure on record, the session needs no look at all.
     """
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, primary_key=True,

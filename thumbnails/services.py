@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -24,10 +23,17 @@ from thumbnails.models import ThumbnailCount
 from thumbnails.ondemand import render_once
 from thumbnails.pool import BACKGROUND, ThumbnailPool
 from thumbnails.rendering import Job, Outcome, Status, ThumbnailSettings, render
+from thumbnails.storage import (
+    THUMBNAIL_SUFFIX,
+    ThumbnailStore,
+    is_thumbnail_file,
+    local_listing,
+    thumbnail_name,
+    thumbnail_store,
+)
 
 logger = logging.getLogger(__name__)
 
-THUMBNAIL_SUFFIX = ".webp"
 LOCK_FOLDER = ".locks"  # in the thumbnail root: hidden, so never taken for a session's folder
 
 
@@ -37,31 +43,37 @@ def thumbnail_settings() -> ThumbnailSettings:
 
 
 def thumbnail_path(thumbnails_dir: Path, session_name: str, filename: str) -> Path:
-    return thumbnails_dir / session_name / (os.path.splitext(filename)[0] + THUMBNAIL_SUFFIX)
+    """The thumbnail's place in the local folder (its failure record goes beside it)."""
+    return thumbnails_dir / session_name / thumbnail_name(filename)
 
 
 def job_for(results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str,
-            render_settings: ThumbnailSettings) -> Job:
+            render_settings: ThumbnailSettings, store: ThumbnailStore | None = None) -> Job:
+    store = store or thumbnail_store(thumbnails_dir)
     return Job(str(results_dir / session_name / filename),
-               str(thumbnail_path(thumbnails_dir, session_name, filename)), render_settings)
+               str(thumbnail_path(thumbnails_dir, session_name, filename)), render_settings,
+               store_as="" if store.local else f"{session_name}/{thumbnail_name(filename)}")
 
 
 @dataclass
 class SessionCheck:
-    """A session's PNGs compared with its thumbnail folder, from two directory listings."""
+    """A session's images compared with its thumbnails, from two listings (one directory
+    listing each on the local folder)."""
 
     name: str
     folder_mtime_ns: int
-    png_count: int
+    png_count: int  # the session's thumbnail sources (PNG, JPEG, WebP)
     up_to_date: int
-    failed: int = 0  # PNGs whose failure is on record and that did not change since
+    failed: int = 0  # sources whose failure is on record and that did not change since
     jobs: list[Job] = field(default_factory=list)
-    # Thumbnails and failure records whose PNG is gone, and temporary files left by a killed writer.
+    # Failure records whose source is gone, and temporary files left by a killed writer (local
+    # files); thumbnails whose source is gone (names in the session's thumbnail folder).
     orphans: list[Path] = field(default_factory=list)
+    stale: list[str] = field(default_factory=list)
 
     @property
     def is_complete(self) -> bool:
-        return not self.jobs and not self.orphans
+        return not self.jobs and not self.orphans and not self.stale
 
 
 def check_session(*, results_dir: Path, thumbnails_dir: Path, name: str,
@@ -73,35 +85,33 @@ def check_session(*, results_dir: Path, thumbnails_dir: Path, name: str,
         sources = _listing(folder, is_thumbnail_source)
     except OSError:
         return None
-    try:
-        listed = _listing(thumbnails_dir / name, lambda entry: True)
-    except OSError:
-        listed = {}
-    thumbnails: dict[str, int] = {}
+    store = thumbnail_store(thumbnails_dir)
+    local = local_listing(thumbnails_dir / name)
+    # On the local folder one listing holds all; elsewhere the storage is asked for the thumbnails.
+    thumbnails = ({entry: mtime for entry, mtime in local.items() if is_thumbnail_file(entry)}
+                  if store.local else store.listing(name))
     records: dict[str, int] = {}
     check = SessionCheck(name, folder_mtime_ns, len(sources), 0)
     now_ns = time.time_ns()
-    for entry, mtime_ns in listed.items():
+    for entry, mtime_ns in local.items():
         if is_temporary(entry):
             if is_stale_temporary(entry, mtime_ns, now_ns=now_ns):
                 check.orphans.append(thumbnails_dir / name / entry)
-        elif entry.endswith(THUMBNAIL_SUFFIX):
-            thumbnails[entry[: -len(THUMBNAIL_SUFFIX)]] = mtime_ns
         elif entry.endswith(THUMBNAIL_SUFFIX + FAILED_SUFFIX):
-            records[entry[: -len(THUMBNAIL_SUFFIX + FAILED_SUFFIX)]] = mtime_ns
-    stems = set()
+            records[entry[: -len(FAILED_SUFFIX)]] = mtime_ns
+    expected = set()
     for filename, mtime_ns in sources.items():
-        stem = os.path.splitext(filename)[0]
-        stems.add(stem)
-        if thumbnails.get(stem, 0) > mtime_ns:
+        thumbnail = thumbnail_name(filename)
+        expected.add(thumbnail)
+        if thumbnails.get(thumbnail, 0) > mtime_ns:
             check.up_to_date += 1
-        elif records.get(stem, 0) > mtime_ns:
+        elif records.get(thumbnail, 0) > mtime_ns:
             check.failed += 1
         else:
-            check.jobs.append(job_for(results_dir, thumbnails_dir, name, filename, render_settings))
-    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX) for stem in thumbnails if stem not in stems]
-    check.orphans += [thumbnails_dir / name / (stem + THUMBNAIL_SUFFIX + FAILED_SUFFIX)
-                      for stem in records if stem not in stems]
+            check.jobs.append(job_for(results_dir, thumbnails_dir, name, filename, render_settings, store))
+    check.stale = sorted(thumbnail for thumbnail in thumbnails if thumbnail not in expected)
+    check.orphans += [thumbnails_dir / name / (thumbnail + FAILED_SUFFIX)
+                      for thumbnail in records if thumbnail not in expected]
     return check
 
 
@@ -112,9 +122,9 @@ def _listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, int]:
                 for entry in entries if wanted(entry.name) and entry.is_file(follow_symlinks=False)}
 
 
-def remove_orphans(check: SessionCheck) -> int:
+def remove_orphans(check: SessionCheck, *, thumbnails_dir: Path | None = None) -> int:
     """Delete thumbnails and failure records whose source image is gone, and stale temporary files."""
-    removed = 0
+    removed = thumbnail_store(thumbnails_dir).delete(check.name, check.stale) if check.stale else 0
     for path in check.orphans:
         try:
             path.unlink()
@@ -128,22 +138,24 @@ def remove_orphans(check: SessionCheck) -> int:
 
 def remove_session_thumbnails(thumbnails_dir: Path, name: str) -> bool:
     """Delete the thumbnails of a session whose folder is gone (they are made again if it returns)."""
-    folder = thumbnails_dir / name
-    if not folder.is_dir() or folder.is_symlink() or folder.resolve().parent != thumbnails_dir.resolve():
-        return False
-    shutil.rmtree(folder, ignore_errors=True)
-    logger.info("%s: the folder is gone; its thumbnails are removed", name)
-    return True
+    return thumbnail_store(thumbnails_dir).remove_session(name)
 
 
 def remove_orphan_folders(*, results_dir: Path, thumbnails_dir: Path) -> int:
     """Thumbnail folders whose session folder no longer exists: removed (hidden ones are ours)."""
-    try:
-        names = [entry.name for entry in os.scandir(thumbnails_dir)
-                 if entry.is_dir(follow_symlinks=False) and not entry.name.startswith(".")]
-    except OSError:
-        return 0
-    return sum(remove_session_thumbnails(thumbnails_dir, name) for name in names if not (results_dir / name).is_dir())
+    store = thumbnail_store(thumbnails_dir)
+    names = set(store.sessions())
+    if not store.local:  # failure records of sessions with no thumbnail left in the storage
+        names.update(ThumbnailStore(thumbnails_dir).sessions())
+    return sum(store.remove_session(name) for name in sorted(names) if not (results_dir / name).is_dir())
+
+
+def move_session_thumbnails(*, thumbnails_dir: Path | None = None, old_name: str, new_name: str) -> int:
+    """A renamed session keeps its thumbnails: they move with it, nothing is rendered again."""
+    moved = thumbnail_store(thumbnails_dir).move_session(old_name, new_name)
+    if moved:
+        logger.info("%s: %d thumbnails moved from %s", new_name, moved, old_name)
+    return moved
 
 
 def record_count(*, session_id: int, check: SessionCheck, thumbnails_dir: Path, rendered: int = 0,
@@ -154,7 +166,8 @@ def record_count(*, session_id: int, check: SessionCheck, thumbnails_dir: Path, 
         session_id=session_id,
         defaults={"png_count": check.png_count, "thumbnail_count": check.up_to_date + rendered,
                   "failed_count": check.failed + failed, "folder_mtime_ns": check.folder_mtime_ns,
-                  "thumbnails_mtime_ns": _folder_mtime(thumbnails_dir / check.name), "counted_at": timezone.now()},
+                  "thumbnails_mtime_ns": thumbnail_store(thumbnails_dir).folder_stamp(check.name),
+                  "counted_at": timezone.now()},
     )
 
 
@@ -171,6 +184,7 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
     session is checked on disk. Complete sessions found on the way are recorded, not yielded.
     """
     render_settings = thumbnail_settings()
+    store = thumbnail_store(thumbnails_dir)
     sessions = Session.objects.present().order_by("-created_at", "-id")
     if names is not None:
         sessions = sessions.filter(name__in=names)
@@ -184,7 +198,7 @@ def plan_catch_up(*, results_dir: Path, thumbnails_dir: Path, full: bool = False
         if not (full or names is not None):
             if (known and thumbnail_count + failed_count >= png_count
                     and _folder_mtime(results_dir / name) == counted_mtime
-                    and _folder_mtime(thumbnails_dir / name) == thumbnails_mtime):
+                    and store.folder_stamp(name) == thumbnails_mtime):
                 continue
             if not known and stop_unknown:
                 continue
@@ -247,6 +261,7 @@ class SessionTally:
 
     def __init__(self, thumbnails_dir: Path) -> None:
         self.thumbnails_dir = thumbnails_dir
+        self.store = thumbnail_store(thumbnails_dir)
         self._sessions: dict[int, list] = {}  # session id → [check, jobs left, rendered, failed]
         self._session_of: dict[str, int] = {}
 
@@ -259,7 +274,7 @@ class SessionTally:
         return len(self._sessions)
 
     def finished(self, outcome: Outcome) -> bool:
-        """Count an outcome; False when it is not one of ours."""
+        """Count an outcome (stored first, see ``settle``); False when it is not one of ours."""
         session_id = self._session_of.pop(outcome.job.source, None)
         if session_id is None:
             return False
@@ -284,12 +299,14 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
     report = CatchUpReport()
     pool = ThumbnailPool(workers=workers)
     tally = SessionTally(thumbnails_dir)
+    store = tally.store
     submitted = done = 0
 
     def collect(outcome: Outcome | None) -> None:
         nonlocal done
         if outcome is None:
             return
+        outcome = store.settle(outcome)
         done += 1
         report.count(outcome)
         tally.finished(outcome)
@@ -302,7 +319,7 @@ def catch_up_thumbnails(*, results_dir: Path, thumbnails_dir: Path, workers: int
         for rank, (pk, check) in enumerate(plan_catch_up(results_dir=results_dir, thumbnails_dir=thumbnails_dir,
                                                          full=full, names=names)):
             report.sessions += 1
-            report.removed += remove_orphans(check)
+            report.removed += remove_orphans(check, thumbnails_dir=thumbnails_dir)
             if not check.jobs:
                 record_count(session_id=pk, check=check, thumbnails_dir=thumbnails_dir)
                 continue
@@ -347,5 +364,27 @@ def _submit_when_room(pool: ThumbnailPool, job: Job, rank: float, collect: Calla
 def ensure_thumbnail(*, results_dir: Path, thumbnails_dir: Path, session_name: str, filename: str) -> Outcome:
     """Render one thumbnail now, in this process, unless an up-to-date one exists; requests
     for the same file wait for one render (see ``thumbnails.ondemand``)."""
-    job = job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings())
-    return render_once(job, lock_dir=thumbnails_dir / LOCK_FOLDER, renderer=render)
+    store = thumbnail_store(thumbnails_dir)
+    job = job_for(results_dir, thumbnails_dir, session_name, filename, thumbnail_settings(), store)
+    if store.local:
+        return render_once(job, lock_dir=thumbnails_dir / LOCK_FOLDER, renderer=render)
+
+    def stored_render(job: Job) -> Outcome:
+        # Under the file's lock: a request that waited finds what the first one stored.
+        up_to_date = _stored_up_to_date(store, job, session_name)
+        return up_to_date or store.settle(render(job))
+
+    up_to_date = _stored_up_to_date(store, job, session_name)
+    if up_to_date is not None:
+        return up_to_date
+    # A source that is gone takes its thumbnail with it (settled here: it was not rendered).
+    return store.settle(render_once(job, lock_dir=thumbnails_dir / LOCK_FOLDER, renderer=stored_render))
+
+
+def _stored_up_to_date(store: ThumbnailStore, job: Job, session_name: str) -> Outcome | None:
+    try:
+        source_mtime = os.stat(job.source).st_mtime_ns
+    except OSError:
+        return None
+    stamp = store.stamp(session_name, job.store_as.partition("/")[2])
+    return Outcome(job, Status.UP_TO_DATE) if stamp is not None and stamp[1] > source_mtime else None

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 from django.conf import settings
+from django.http import FileResponse, HttpRequest
 from django.http.response import HttpResponseBase
+from django.utils.cache import get_conditional_response
+from django.utils.http import http_date
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import NotFound
@@ -16,9 +17,10 @@ from rest_framework.views import APIView
 from sessions.image_files import is_image_name, is_thumbnail_source
 from sessions.models import Session
 from sessions.scanning import resolve_inside
-from sessions.views import boolean_parameter, file_response, no_such_session, reject_unknown_parameters
+from sessions.views import CACHE_CONTROL, boolean_parameter, file_response, no_such_session, reject_unknown_parameters
 from thumbnails.rendering import Status
-from thumbnails.services import THUMBNAIL_SUFFIX, ensure_thumbnail
+from thumbnails.services import ensure_thumbnail
+from thumbnails.storage import ThumbnailStore, thumbnail_name, thumbnail_store
 
 
 class SessionImageFileView(APIView):
@@ -30,7 +32,7 @@ class SessionImageFileView(APIView):
                                      "now if missing.")],
         responses={(200, "image/*"): OpenApiTypes.BINARY, 304: OpenApiResponse(description="Not modified."),
                    404: OpenApiResponse(description="No such session, image or thumbnail."),
-                   503: OpenApiResponse(description="The PNG is still being written.")},
+                   503: OpenApiResponse(description="The image is still being written.")},
     )
     def get(self, request: Request, name: str, filename: str) -> HttpResponseBase:
         reject_unknown_parameters(request, {"thumbnail"})
@@ -43,7 +45,7 @@ class SessionImageFileView(APIView):
         if not thumbnail:
             return file_response(request, source)
         if not is_thumbnail_source(filename):
-            raise NotFound("only PNG images have thumbnails")
+            raise NotFound("this kind of image has no thumbnail")
         outcome = ensure_thumbnail(results_dir=settings.SDGEN_RESULTS_DIR, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
                                    session_name=name, filename=filename)
         if outcome.status is Status.INCOMPLETE:
@@ -53,7 +55,32 @@ class SessionImageFileView(APIView):
             return Response({"detail": outcome.error}, status=503, headers={"Retry-After": "1"})
         if outcome.status is Status.FAILED:
             raise NotFound(f"no thumbnail: {outcome.error}")
-        path = resolve_inside(settings.SDGEN_THUMBNAILS_DIR, name, os.path.splitext(filename)[0] + THUMBNAIL_SUFFIX)
+        store = thumbnail_store(settings.SDGEN_THUMBNAILS_DIR)
+        if not store.local:
+            return stored_response(request, store, name, thumbnail_name(filename))
+        path = resolve_inside(settings.SDGEN_THUMBNAILS_DIR, name, thumbnail_name(filename))
         if path is None:
             raise NotFound("no thumbnail")
         return file_response(request, path, "image/webp")
+
+
+def stored_response(request: HttpRequest, store: ThumbnailStore, session: str, name: str) -> HttpResponseBase:
+    """A thumbnail from another storage, streamed through this server like a local one (with
+    ETag and Last-Modified, or 304): the same address, the same authentication, and a bucket
+    that only the server can reach works as well as a public one."""
+    stamp = store.stamp(session, name)
+    if stamp is None:
+        raise NotFound("no thumbnail")
+    size, mtime_ns = stamp
+    etag = f'"{size:x}-{mtime_ns:x}"'
+    last_modified = mtime_ns // 10**9
+    not_modified = get_conditional_response(request, etag=etag, last_modified=last_modified)
+    if not_modified is None:
+        response: HttpResponseBase = FileResponse(store.open(session, name), content_type="image/webp")
+        response["Content-Length"] = str(size)
+        response["ETag"] = etag
+        response["Last-Modified"] = http_date(last_modified)
+    else:
+        response = not_modified
+    response["Cache-Control"] = CACHE_CONTROL
+    return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -121,12 +122,20 @@ def test_symlinks_leading_outside_are_404(client: APIClient, library, empty_resu
     assert client.get(url(name, "link.png")).status_code == 404
 
 
-def test_only_pngs_have_thumbnails(client: APIClient, library, empty_results_dir: Path, thumbnails_dir: Path) -> None:
+def test_jpeg_and_webp_images_have_thumbnails_beside_a_png_of_the_same_stem(
+        client: APIClient, library, empty_results_dir: Path, thumbnails_dir: Path) -> None:
     [name] = library(1)
-    Image.new("RGB", (8, 8)).save(empty_results_dir / name / "photo.jpg")
-    assert client.get(f"/api/sessions/{name}/images/photo.jpg").status_code == 200
-    response = client.get(url(name, "photo.jpg"))
-    assert response.status_code == 404 and response.json()["detail"] == "only PNG images have thumbnails"
+    folder = empty_results_dir / name
+    Image.new("RGB", (40, 20), "red").save(folder / "photo.png")
+    Image.new("RGB", (20, 40), "blue").save(folder / "photo.jpg", quality=90)
+    Image.new("RGB", (30, 30), "green").save(folder / "photo.webp")
+    sizes = {}
+    for filename in ("photo.png", "photo.jpg", "photo.webp"):
+        response = client.get(url(name, filename))
+        assert response.status_code == 200 and response["Content-Type"] == "image/webp"
+        sizes[filename] = Image.open(io.BytesIO(b"".join(response.streaming_content))).size
+    assert sizes == {"photo.png": (480, 240), "photo.jpg": (120, 240), "photo.webp": (240, 240)}
+    assert sorted(p.name for p in (thumbnails_dir / name).iterdir()) == ["photo.jpg.webp", "photo.webp", "photo.webp.webp"]
 
 
 def test_bad_parameters_are_400(client: APIClient, library, thumbnails_dir: Path) -> None:

@@ -8,7 +8,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from PIL import Image
+from PIL import Image, ImageFile
 
 from thumbnails import rendering
 from thumbnails.rendering import Job, Status, ThumbnailSettings, render
@@ -311,3 +311,83 @@ class TestOnlyRegularFiles:
         monkeypatch.setattr(rendering, "examine", lambda job: (checked, None))
         outcome = self.render_with_deadline(job(tmp_path, source), source)
         assert (outcome.status, outcome.error) == (Status.FAILED, "not a regular file")
+
+
+class TestJpegAndWebpSources:
+    """Other generators write JPEG and WebP (SPEC section 7): thumbnails alike, limits alike."""
+
+    @pytest.mark.parametrize(("name", "kind"), [("a.jpg", "JPEG"), ("b.jpeg", "JPEG"), ("c.webp", "WEBP")])
+    def test_a_thumbnail_of_a_jpeg_or_webp(self, tmp_path: Path, name: str, kind: str) -> None:
+        source = tmp_path / name
+        Image.new("RGB", (600, 900), (10, 120, 240)).save(source, format=kind)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.RENDERED, outcome.error
+        with Image.open(outcome.job.target) as thumbnail:
+            assert (thumbnail.format, thumbnail.mode, thumbnail.size) == ("WEBP", "RGB", (160, 240))
+
+    def test_a_transparent_webp_goes_onto_white(self, tmp_path: Path) -> None:
+        source = tmp_path / "clear.webp"
+        Image.new("RGBA", (40, 60), (255, 0, 0, 0)).save(source, format="WEBP", lossless=True)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.RENDERED, outcome.error
+        with Image.open(outcome.job.target) as thumbnail:
+            assert thumbnail.mode == "RGB" and all(value > 245 for value in thumbnail.getpixel((80, 120)))
+
+    @pytest.mark.parametrize(("orientation", "size"), [(1, (480, 240)), (6, (120, 240)), (8, (120, 240)),
+                                                       (3, (480, 240))])
+    def test_a_jpegs_exif_orientation_is_applied(self, tmp_path: Path, orientation: int, size) -> None:
+        picture = Image.new("RGB", (400, 200), "white")
+        picture.paste((255, 0, 0), (0, 0, 200, 200))  # the left half red
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        source = tmp_path / "turned.jpg"
+        picture.save(source, format="JPEG", exif=exif, quality=95)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.RENDERED, outcome.error
+        with Image.open(outcome.job.target) as thumbnail:
+            assert thumbnail.size == size
+            red = thumbnail.convert("RGB").getpixel((10, 10))
+            # Turned half a turn, the red half is on the right: the top left is white.
+            assert (red[1] < 80) is (orientation in (1, 6)), red
+
+    @pytest.mark.parametrize("kind", ["JPEG", "WEBP"])
+    def test_a_strip_too_wide_is_refused(self, tmp_path: Path, kind: str) -> None:
+        source = tmp_path / ("strip.jpg" if kind == "JPEG" else "strip.webp")
+        Image.new("RGB", (2000, 10)).save(source, format=kind)
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED and "too wide for a thumbnail" in outcome.error
+
+    @pytest.mark.parametrize("kind", ["JPEG", "WEBP"])
+    def test_the_pixel_limit_is_checked_from_the_header(self, tmp_path: Path, kind: str,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+        source = tmp_path / ("big.jpg" if kind == "JPEG" else "big.webp")
+        Image.new("RGB", (3000, 2000)).save(source, format=kind)
+        monkeypatch.setattr(rendering, "MAX_PIXELS", 5_000_000)
+        monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("decoded before the check"))
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED and "over the 5 megapixel limit" in outcome.error
+
+    @pytest.mark.parametrize("kind", ["JPEG", "WEBP"])
+    def test_one_still_being_written_is_incomplete_then_truncated(self, tmp_path: Path, kind: str) -> None:
+        whole = tmp_path / "whole"
+        Image.effect_noise((300, 200), 60).convert("RGB").save(whole, format=kind)
+        source = tmp_path / ("cut.jpg" if kind == "JPEG" else "cut.webp")
+        source.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+        assert render(job(tmp_path, source)).status is Status.INCOMPLETE
+        old = os.stat(source).st_mtime_ns - int(rendering.TRUNCATED_AFTER + 10) * 10**9
+        os.utime(source, ns=(old, old))
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED and f"the {kind} is truncated" in outcome.error
+
+    def test_a_png_named_like_a_jpeg_is_refused(self, tmp_path: Path) -> None:
+        source = png(tmp_path / "liar.jpg", size=(20, 20))
+        outcome = render(job(tmp_path, source))
+        assert outcome.status is Status.FAILED and "not a JPEG file" in outcome.error
+
+    def test_a_job_for_another_storage_hands_the_webp_back(self, tmp_path: Path) -> None:
+        source = tmp_path / "x.jpg"
+        Image.new("RGB", (100, 50)).save(source, format="JPEG")
+        outcome = render(Job(str(source), str(tmp_path / "thumbs" / "x.jpg.webp"), DEFAULT, store_as="run/x.jpg.webp"))
+        assert outcome.status is Status.RENDERED and outcome.data is not None
+        assert Image.open(io.BytesIO(outcome.data)).size == (480, 240)
+        assert not (tmp_path / "thumbs" / "x.jpg.webp").exists()
