@@ -504,6 +504,26 @@ class ResultsFolderAlarm(models.Model):
                 "`manage.py syncsessions --accept-missing`.")
 
 
+class WatcherHeartbeatManager(models.Manager["WatcherHeartbeat"]):
+    """The heartbeat's writes: one row, written by the running watcher."""
+
+    def beat(self, *, mode: str, mode_reason: str, pid: int, results_dir: str, started_at: datetime,
+             beat_at: datetime, last_event_at: datetime | None, last_sync_at: datetime | None,
+             sessions_watched: int) -> None:
+        self.update_or_create(
+            pk=1,
+            defaults={
+                "mode": mode, "mode_reason": mode_reason[:300], "pid": pid, "results_dir": results_dir,
+                "started_at": started_at, "beat_at": beat_at, "last_event_at": last_event_at,
+                "last_sync_at": last_sync_at, "sessions_watched": sessions_watched, "stopped_at": None,
+            },
+        )
+
+    def record_stop(self, *, pid: int, at: datetime) -> None:
+        """The watcher with ``pid`` stopped (a newer one's row is left alone)."""
+        self.filter(pk=1, pid=pid).update(stopped_at=at, beat_at=at)
+
+
 class WatcherHeartbeat(models.Model):
     """What the running watcher last said about itself (one row), for /api/health and the admin."""
 
@@ -517,6 +537,8 @@ class WatcherHeartbeat(models.Model):
     last_sync_at = models.DateTimeField(null=True, blank=True)
     sessions_watched = models.PositiveIntegerField(default=0)
     stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = WatcherHeartbeatManager()
 
     # A beat this old means the watcher is gone without saying so (killed, machine asleep).
     RUNNING_WITHIN = timedelta(seconds=30)

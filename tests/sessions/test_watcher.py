@@ -10,10 +10,12 @@ from pathlib import Path
 
 import pytest
 
-import sessions.watcher as watcher_module
 from sessions.models import Event, Session, WatcherHeartbeat
 from sessions.services import sync_sessions
 from sessions.watcher import Debouncer, FolderPoller, ModeChoice, NativeEvents, Watcher, choose_watch_mode
+from sessions.watcher import loop as watcher_loop
+from sessions.watcher import sources as watcher_sources
+from sessions.watcher import syncing as watcher_syncing
 from tests.conftest import SessionWriter, load_manifest
 from tests.sessions.conftest import FakeClock, ongoing_manifest
 
@@ -110,8 +112,8 @@ class TestFolderPoller:
         for n in range(50):
             write_session(empty_results_dir, f"run{n}", None, images=["a.png"])
         stamped: list[str] = []
-        real = watcher_module.stamp_session_folder
-        monkeypatch.setattr(watcher_module, "stamp_session_folder",
+        real = watcher_sources.stamp_session_folder
+        monkeypatch.setattr(watcher_sources, "stamp_session_folder",
                             lambda root, name: stamped.append(name) or real(root, name))
         poller = FolderPoller(empty_results_dir)
         for _ in range(3):
@@ -133,13 +135,13 @@ def settle(watcher: Watcher, clock: FakeClock) -> None:
 @pytest.fixture
 def sync_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
     calls: list[list[str] | None] = []
-    real = watcher_module.sync_sessions
+    real = watcher_syncing.sync_sessions
 
     def recording(**kwargs):
         calls.append(kwargs.get("names"))
         return real(**kwargs)
 
-    monkeypatch.setattr(watcher_module, "sync_sessions", recording)
+    monkeypatch.setattr(watcher_syncing, "sync_sessions", recording)
     return calls
 
 
@@ -298,14 +300,14 @@ class TestWatcher:
         good = write_session(empty_results_dir, "20251107_120000-good", ongoing_manifest())
         bad = write_session(empty_results_dir, "20251107_120000-bad", ongoing_manifest())
         sync_sessions(results_dir=empty_results_dir, names=[bad.name])
-        real = watcher_module.sync_sessions
+        real = watcher_syncing.sync_sessions
 
         def failing(**kwargs):
             if bad.name in kwargs.get("names") or []:
                 raise RuntimeError("unexpected")
             return real(**kwargs)
 
-        monkeypatch.setattr(watcher_module, "sync_sessions", failing)
+        monkeypatch.setattr(watcher_syncing, "sync_sessions", failing)
         event(watcher, good / "manifest.json")
         event(watcher, bad / "manifest.json")
         settle(watcher, clock)
@@ -342,7 +344,7 @@ class TestWatcher:
             watcher.request_stop()
 
         monkeypatch.setattr(watcher, "step", step)
-        monkeypatch.setattr(watcher_module.time, "sleep", lambda seconds: None)
+        monkeypatch.setattr(watcher_loop.time, "sleep", lambda seconds: None)
         watcher.run()
         assert len(turns) == 2 and watcher.stats.failures == 1
         assert "the watcher hit an error; it carries on" in caplog.text
