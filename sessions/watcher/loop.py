@@ -25,7 +25,7 @@ from sessions.watcher.modes import ModeChoice
 from sessions.watcher.sources import NativeEvents
 from sessions.watcher.stats import WatcherStats
 from sessions.watcher.syncing import SessionSyncer, refresh_connections
-from thumbnails.live import LiveThumbnails
+from sessions.watcher.thumbnail_side import ThumbnailSide
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Watcher:
         max_delay: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         now: Callable[[], datetime] = timezone.now,
-        thumbnails: LiveThumbnails | None = None,
+        thumbnails: ThumbnailSide | None = None,
     ) -> None:
         self.results_dir = results_dir
         self.mode = mode

@@ -16,7 +16,7 @@ from sessions.services import SyncReport, sync_sessions
 from sessions.watcher.debounce import Debouncer, ManifestRetries
 from sessions.watcher.folders import WatchedFolders
 from sessions.watcher.stats import WatcherStats
-from thumbnails.live import LiveThumbnails
+from sessions.watcher.thumbnail_side import ThumbnailSide
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ class SessionSyncer:
         debouncer: Debouncer,
         retries: ManifestRetries,
         stats: WatcherStats,
-        thumbnails: LiveThumbnails | None,
+        thumbnails: ThumbnailSide | None,
         monotonic: Callable[[], float],
         now: Callable[[], datetime],
         sweep_every: float,

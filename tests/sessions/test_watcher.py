@@ -454,6 +454,42 @@ class TestRunwatchdogCommand:
         assert "5 sessions: 5 new" in out.getvalue()
         assert Session.objects.get(name="20250101_000000-old").status == "aborted"  # stale
 
+    def test_thumbnails_come_from_the_registered_provider_and_none_means_none(
+        self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import io
+
+        from django.core.management import call_command
+
+        from sessions.watcher import thumbnail_side
+
+        class Summary:
+            def summary(self) -> str:
+                return "all made"
+
+        class RecordingProvider:
+            def __init__(self) -> None:
+                self.catch_ups: list[Path] = []
+
+            def live(self, *, results_dir: Path):
+                raise AssertionError("--once makes no live thumbnails")
+
+            def catch_up(self, *, results_dir: Path, progress, should_stop) -> Summary:
+                self.catch_ups.append(results_dir)
+                return Summary()
+
+        provider = RecordingProvider()
+        monkeypatch.setattr(thumbnail_side, "_provider", provider)
+        out = io.StringIO()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", stdout=out)
+        assert provider.catch_ups == [results_dir] and "thumbnails: all made" in out.getvalue()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", "--no-thumbnails", stdout=out)
+        assert provider.catch_ups == [results_dir]
+        monkeypatch.setattr(thumbnail_side, "_provider", None)
+        out = io.StringIO()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", stdout=out)
+        assert "sessions: " in out.getvalue() and "thumbnails:" not in out.getvalue()
+
     def test_bad_options(self, results_dir: Path) -> None:
         from django.core.management import CommandError, call_command
 
