@@ -17,7 +17,7 @@ from sessions.watcher import loop as watcher_loop
 from sessions.watcher import sources as watcher_sources
 from sessions.watcher import syncing as watcher_syncing
 from tests.conftest import SessionWriter, load_manifest
-from tests.sessions.conftest import FakeClock, ongoing_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest, take_events_until
 
 LOCAL_MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0
@@ -427,9 +427,7 @@ class TestNativeEvents:
             assert paths.get(timeout=5)[0] == str(empty_results_dir / "run")
             assert native.watch("run")
             (empty_results_dir / "run" / "manifest.json").write_text("{}")
-            seen = set()
-            while str(empty_results_dir / "run" / "manifest.json") not in seen:
-                seen.add(paths.get(timeout=5)[0])
+            take_events_until(paths, empty_results_dir / "run" / "manifest.json")
             assert native.watch("run") and native.watched() == {"run"}
             (empty_results_dir / "two").mkdir()
             (empty_results_dir / "three").mkdir()
