@@ -34,9 +34,11 @@ setup: $(RUNTIME)
 test: $(DEV)
 	$(PY) -m pytest
 
+# ruff, mypy, and the import contracts in pyproject.toml (apps depend one way).
 lint: $(DEV)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 
 # A few finished runs, and one that keeps going while you look. It is aborted when the server
 # stops, however it stops (Ctrl+C, or a server that could not start at all).

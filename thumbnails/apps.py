@@ -13,3 +13,10 @@ class ThumbnailsConfig(AppConfig):
         from thumbnails.receivers import move_thumbnails_of_renamed_session
 
         session_renamed.connect(move_thumbnails_of_renamed_session, dispatch_uid="thumbnails.move-on-rename")
+
+        # The watcher lives in sessions, which never imports this app: it is handed the
+        # thumbnail side through this registration.
+        from sessions.watcher.thumbnail_side import register_thumbnail_provider
+        from thumbnails.watching import WatcherThumbnails
+
+        register_thumbnail_provider(WatcherThumbnails())

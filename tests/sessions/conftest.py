@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import queue
+import time
 from pathlib import Path
 
 import pytest
@@ -55,3 +57,15 @@ def ongoing_manifest(images: int = 2, total: int = 4) -> dict:
     return data
 
 
+
+
+def take_events_until(paths: queue.SimpleQueue, path: Path, *, timeout: float = 10.0) -> list[str]:
+    """Take queued events until one about ``path`` arrives, within ``timeout`` seconds in all
+    (other events may keep coming); returns the source paths taken, in order."""
+    deadline = time.monotonic() + timeout
+    seen: list[str] = []
+    while str(path) not in seen:
+        left = deadline - time.monotonic()
+        assert left > 0, f"no event about {path} within {timeout}s"
+        seen.append(paths.get(timeout=left)[0])
+    return seen

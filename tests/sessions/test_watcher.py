@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
-import sessions.watcher as watcher_module
 from sessions.models import Event, Session, WatcherHeartbeat
 from sessions.services import sync_sessions
 from sessions.watcher import Debouncer, FolderPoller, ModeChoice, NativeEvents, Watcher, choose_watch_mode
+from sessions.watcher import loop as watcher_loop
+from sessions.watcher import sources as watcher_sources
+from sessions.watcher import syncing as watcher_syncing
 from tests.conftest import SessionWriter, load_manifest
-from tests.sessions.conftest import FakeClock, ongoing_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest, take_events_until
 
 LOCAL_MOUNTS = """\
 /dev/vda / ext4 rw,relatime 0 0
@@ -110,8 +112,8 @@ class TestFolderPoller:
         for n in range(50):
             write_session(empty_results_dir, f"run{n}", None, images=["a.png"])
         stamped: list[str] = []
-        real = watcher_module.stamp_session_folder
-        monkeypatch.setattr(watcher_module, "stamp_session_folder",
+        real = watcher_sources.stamp_session_folder
+        monkeypatch.setattr(watcher_sources, "stamp_session_folder",
                             lambda root, name: stamped.append(name) or real(root, name))
         poller = FolderPoller(empty_results_dir)
         for _ in range(3):
@@ -133,13 +135,13 @@ def settle(watcher: Watcher, clock: FakeClock) -> None:
 @pytest.fixture
 def sync_calls(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
     calls: list[list[str] | None] = []
-    real = watcher_module.sync_sessions
+    real = watcher_syncing.sync_sessions
 
     def recording(**kwargs):
         calls.append(kwargs.get("names"))
         return real(**kwargs)
 
-    monkeypatch.setattr(watcher_module, "sync_sessions", recording)
+    monkeypatch.setattr(watcher_syncing, "sync_sessions", recording)
     return calls
 
 
@@ -298,14 +300,14 @@ class TestWatcher:
         good = write_session(empty_results_dir, "20251107_120000-good", ongoing_manifest())
         bad = write_session(empty_results_dir, "20251107_120000-bad", ongoing_manifest())
         sync_sessions(results_dir=empty_results_dir, names=[bad.name])
-        real = watcher_module.sync_sessions
+        real = watcher_syncing.sync_sessions
 
         def failing(**kwargs):
             if bad.name in kwargs.get("names") or []:
                 raise RuntimeError("unexpected")
             return real(**kwargs)
 
-        monkeypatch.setattr(watcher_module, "sync_sessions", failing)
+        monkeypatch.setattr(watcher_syncing, "sync_sessions", failing)
         event(watcher, good / "manifest.json")
         event(watcher, bad / "manifest.json")
         settle(watcher, clock)
@@ -342,7 +344,7 @@ class TestWatcher:
             watcher.request_stop()
 
         monkeypatch.setattr(watcher, "step", step)
-        monkeypatch.setattr(watcher_module.time, "sleep", lambda seconds: None)
+        monkeypatch.setattr(watcher_loop.time, "sleep", lambda seconds: None)
         watcher.run()
         assert len(turns) == 2 and watcher.stats.failures == 1
         assert "the watcher hit an error; it carries on" in caplog.text
@@ -425,9 +427,7 @@ class TestNativeEvents:
             assert paths.get(timeout=5)[0] == str(empty_results_dir / "run")
             assert native.watch("run")
             (empty_results_dir / "run" / "manifest.json").write_text("{}")
-            seen = set()
-            while str(empty_results_dir / "run" / "manifest.json") not in seen:
-                seen.add(paths.get(timeout=5)[0])
+            take_events_until(paths, empty_results_dir / "run" / "manifest.json")
             assert native.watch("run") and native.watched() == {"run"}
             (empty_results_dir / "two").mkdir()
             (empty_results_dir / "three").mkdir()
@@ -451,6 +451,42 @@ class TestRunwatchdogCommand:
         call_command("runwatchdog", "--results", str(results_dir), "--once", stdout=out)
         assert "5 sessions: 5 new" in out.getvalue()
         assert Session.objects.get(name="20250101_000000-old").status == "aborted"  # stale
+
+    def test_thumbnails_come_from_the_registered_provider_and_none_means_none(
+        self, results_dir: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        import io
+
+        from django.core.management import call_command
+
+        from sessions.watcher import thumbnail_side
+
+        class Summary:
+            def summary(self) -> str:
+                return "all made"
+
+        class RecordingProvider:
+            def __init__(self) -> None:
+                self.catch_ups: list[Path] = []
+
+            def live(self, *, results_dir: Path):
+                raise AssertionError("--once makes no live thumbnails")
+
+            def catch_up(self, *, results_dir: Path, progress, should_stop) -> Summary:
+                self.catch_ups.append(results_dir)
+                return Summary()
+
+        provider = RecordingProvider()
+        monkeypatch.setattr(thumbnail_side, "_provider", provider)
+        out = io.StringIO()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", stdout=out)
+        assert provider.catch_ups == [results_dir] and "thumbnails: all made" in out.getvalue()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", "--no-thumbnails", stdout=out)
+        assert provider.catch_ups == [results_dir]
+        monkeypatch.setattr(thumbnail_side, "_provider", None)
+        out = io.StringIO()
+        call_command("runwatchdog", "--results", str(results_dir), "--once", stdout=out)
+        assert "sessions: " in out.getvalue() and "thumbnails:" not in out.getvalue()
 
     def test_bad_options(self, results_dir: Path) -> None:
         from django.core.management import CommandError, call_command

@@ -12,7 +12,7 @@ import pytest
 from sessions.models import Session
 from sessions.watcher import ModeChoice, Watcher
 from tests.conftest import SessionWriter, load_manifest
-from tests.sessions.conftest import FakeClock, ongoing_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest, take_events_until
 
 pytestmark = pytest.mark.django_db
 
@@ -62,9 +62,7 @@ def test_a_results_folder_replaced_by_a_new_one_is_watched_again_at_once(
         shutil.rmtree(empty_results_dir)
         # The deletion is an event (the new folder may well get the old one's inode number):
         # wait until it is queued for the watcher.
-        seen = []
-        while str(empty_results_dir) not in seen:
-            seen.append(watcher.paths.get(timeout=10)[0])
+        seen = take_events_until(watcher.paths, empty_results_dir)
         for path in seen:
             watcher.paths.put((path, ""))
     empty_results_dir.mkdir()

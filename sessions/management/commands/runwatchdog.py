@@ -10,8 +10,7 @@ from django.core.management import BaseCommand, CommandParser
 from sdgen_site.progress import ProgressReporter
 from sessions.management.options import add_results_argument, positive_float, results_dir_from
 from sessions.watcher import WATCH_MODES, Watcher, choose_watch_mode, read_proc
-from thumbnails.live import LiveThumbnails
-from thumbnails.services import catch_up_thumbnails
+from sessions.watcher.thumbnail_side import ThumbnailProvider, thumbnail_provider
 
 
 class Command(BaseCommand):
@@ -33,10 +32,11 @@ class Command(BaseCommand):
         results_dir = results_dir_from(options)
         mode = choose_watch_mode(requested=options["mode"], results_dir=results_dir,
                                  proc_version=read_proc("/proc/version"), proc_mounts=read_proc("/proc/mounts"))
+        # Thumbnails come from whichever app registered a provider (none: no thumbnails).
+        provider = None if options["no_thumbnails"] else thumbnail_provider()
         thumbnails = None
-        if not options["no_thumbnails"] and not options["once"]:
-            thumbnails = LiveThumbnails(results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
-                                        workers=settings.SDGEN_THUMBNAIL_WORKERS)
+        if provider is not None and not options["once"]:
+            thumbnails = provider.live(results_dir=results_dir)
         watcher = Watcher(results_dir=results_dir, mode=mode, poll_interval=options["interval"], thumbnails=thumbnails)
         # From the first second: a long first catch-up stops between two batches too.
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -48,20 +48,19 @@ class Command(BaseCommand):
             progress.close()
         if options["once"] or watcher.stop_requested:
             self.stdout.write(report.summary())
-            if options["once"] and not options["no_thumbnails"] and not watcher.stop_requested:
-                self._thumbnails_once(results_dir, watcher)
+            if options["once"] and provider is not None and not watcher.stop_requested:
+                self._thumbnails_once(provider, results_dir, watcher)
             if thumbnails is not None:
                 thumbnails.close()
             return
         watcher.start()
         watcher.run()
 
-    def _thumbnails_once(self, results_dir: Path, watcher: Watcher) -> None:
+    def _thumbnails_once(self, provider: ThumbnailProvider, results_dir: Path, watcher: Watcher) -> None:
         progress = ProgressReporter(label="thumbnails", unit="image")
         try:
-            report = catch_up_thumbnails(results_dir=results_dir, thumbnails_dir=settings.SDGEN_THUMBNAILS_DIR,
-                                         workers=settings.SDGEN_THUMBNAIL_WORKERS, progress=progress,
-                                         should_stop=lambda: watcher.stop_requested)
+            report = provider.catch_up(results_dir=results_dir, progress=progress,
+                                       should_stop=lambda: watcher.stop_requested)
         finally:
             progress.close()
         self.stdout.write(f"thumbnails: {report.summary()}")
