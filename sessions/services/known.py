@@ -12,7 +12,7 @@ from django.db import connection
 
 class Known(NamedTuple):
     pk: int
-    is_missing: bool
+    is_missing: bool | int  # 0/1 as SQLite gives it: only its truth is read
     folder_mtime_ns: int | None
     manifest_mtime_ns: int | None
     manifest_size: int | None
@@ -40,7 +40,9 @@ def load_known(where: str = "", params: Sequence[Any] = ()) -> dict[str, Known]:
     # Plain SQL: a library of 100,000 sessions is read in a fraction of what the ORM takes.
     with connection.cursor() as cursor:
         cursor.execute(f"{_SQL} {where}", list(params))
-        return {name: Known(pk, bool(missing), *rest) for name, pk, missing, *rest in cursor}
+        rows = cursor.fetchall()
+    make = Known._make
+    return {row[0]: make(row[1:]) for row in rows}
 
 
 def load_named(names: Sequence[str]) -> dict[str, Known]:

@@ -38,23 +38,37 @@ class Rename:
     how: str  # "same folder" or "same content"
 
 
+def departures_and_arrivals(*, folders: Mapping[str, FolderSeen], known: Mapping[str, Known],
+                            ) -> tuple[dict[str, Known], dict[str, FolderSeen]]:
+    """The present sessions no longer at their name (their folder is gone, or another folder
+    holds the name), and the folders at a name that is not (or no longer) a present session's
+    own. One pass over each side: a no-change sync of a large library runs this every time."""
+    left: dict[str, Known] = {}
+    arrived: dict[str, FolderSeen] = {}
+    for name, entry in known.items():
+        seen = folders.get(name)
+        if seen is None:
+            if not entry.is_missing:
+                left[name] = entry
+            continue
+        elsewhere = (entry.folder_inode is not None and entry.folder_device is not None
+                     and (entry.folder_inode != seen.inode or entry.folder_device != seen.device))
+        if elsewhere and not entry.is_missing:
+            left[name] = entry
+        if elsewhere or entry.is_missing:
+            arrived[name] = seen
+    for name, seen in folders.items():
+        if name not in known:
+            arrived[name] = seen
+    return left, arrived
+
+
 def find_renames(*, results_dir: Path, folders: Mapping[str, FolderSeen], known: Mapping[str, Known],
                  tz: tzinfo) -> list[Rename]:
     """The sessions whose folder now has another name, among ``folders`` (what is on disk) and
     ``known`` (what the database holds about the same names and the ones that vanished); ``tz``
     reads manifests' times as the sync does."""
-
-    def identity_changed(name: str) -> bool:
-        entry, seen = known.get(name), folders.get(name)
-        return (entry is not None and seen is not None and entry.identity is not None
-                and entry.identity != (seen.device, seen.inode))
-
-    # Sessions no longer at their name: their folder is gone, or another folder holds the name.
-    left = {name: entry for name, entry in known.items()
-            if not entry.is_missing and (name not in folders or identity_changed(name))}
-    # Folders at a name that is not (or no longer) a present session's own.
-    arrived = {name: seen for name, seen in folders.items()
-               if name not in known or known[name].is_missing or identity_changed(name)}
+    left, arrived = departures_and_arrivals(folders=folders, known=known)
     if not left or not arrived:
         return []
     renames = []
