@@ -126,6 +126,14 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
         nochange.append(seconds)
     figures["no-change re-sync (ms)"] = statistics.median(nochange) * 1000
     print(f"  no-change re-sync: median {figures['no-change re-sync (ms)']:.0f} ms over 5", flush=True)
+    # The watcher's sweep: the same, keeping what the database holds between two sweeps.
+    from sessions.services.known import KnownSessions
+
+    known = KnownSessions()
+    sync_sessions(results_dir=results, known=known)
+    sweeps = [timed(sync_sessions, results_dir=results, known=known)[1] for _ in range(5)]
+    figures["watcher sweep (ms)"] = statistics.median(sweeps) * 1000
+    print(f"  the watcher's sweep, nothing changed: median {figures['watcher sweep (ms)']:.0f} ms over 5", flush=True)
 
     annotate(sessions)
     word = rare_word(results)

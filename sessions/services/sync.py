@@ -280,9 +280,10 @@ def sync_sessions(
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
     clock: Clock = timezone.now,
+    known: KnownSessions | None = None,
 ) -> SyncReport:
     """Sync all session folders (or ``names``) into the database; see ``SessionSynchronizer``."""
     synchronizer = SessionSynchronizer(results_dir=results_dir, full=full, rebuild=rebuild, clock=clock,
                                        defer_manifest_errors=defer_manifest_errors, accept_missing=accept_missing,
-                                       progress=progress, should_stop=should_stop)
+                                       progress=progress, should_stop=should_stop, known=known)
     return synchronizer.sync(names)

@@ -13,6 +13,7 @@ from django.db import close_old_connections, connection
 
 from sessions.models import Session, SessionStatus
 from sessions.services import SyncReport, sync_sessions
+from sessions.services.known import KnownSessions
 from sessions.watcher.debounce import Debouncer, ManifestRetries
 from sessions.watcher.folders import WatchedFolders
 from sessions.watcher.stats import WatcherStats
@@ -54,10 +55,14 @@ class SessionSyncer:
         self.now = now
         self.sweep_every = sweep_every
         self.last_sync_at: datetime | None = None
+        # What the database holds about every folder, kept between sweeps: each sweep then reads
+        # only the rows written since the last one, not the whole library again.
+        self.known = KnownSessions()
 
     def catch_up(self, *, progress: Callable[[int, int], None] | None,
                  should_stop: Callable[[], bool]) -> SyncReport:
-        return sync_sessions(results_dir=self.results_dir, progress=progress, should_stop=should_stop)
+        return sync_sessions(results_dir=self.results_dir, progress=progress, should_stop=should_stop,
+                             known=self.known)
 
     def sync(self, names: list[str]) -> None:
         refresh_connections()
@@ -130,8 +135,9 @@ class SessionSyncer:
         """Re-stamp every folder: finished sessions that changed again, events that were lost."""
         refresh_connections()
         try:
-            report = sync_sessions(results_dir=self.results_dir, defer_manifest_errors=True)
+            report = sync_sessions(results_dir=self.results_dir, defer_manifest_errors=True, known=self.known)
         except Exception:
+            self.known = KnownSessions()  # read in full next time: this one may be half applied
             logger.exception("sweep failed; it runs again in %.0fs", self.sweep_every)
             return
         recorded = self._retry_or_record(report, None)

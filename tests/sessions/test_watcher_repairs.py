@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from sessions.models import Session
+from sessions.services import sync_sessions
 from sessions.watcher import ModeChoice, Watcher
 from tests.conftest import SessionWriter, load_manifest
 from tests.sessions.conftest import FakeClock, ongoing_manifest, take_events_until
@@ -102,3 +103,43 @@ def test_the_loop_comes_back_soon_while_thumbnails_are_being_made(make_watcher) 
     assert busy._wait_time() == pytest.approx(0.05)
     idle = make_watcher(running=True, thumbnails=RecordingThumbnails(pump_within=None))
     assert idle._wait_time() == pytest.approx(idle.LONGEST_WAIT)
+
+
+def test_a_library_that_takes_long_to_sweep_is_swept_less_often(
+    make_watcher, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    watcher = make_watcher(running=True, poll_interval=1000.0)
+    sweeps: list[float] = []
+
+    def slow_sweep() -> None:
+        sweeps.append(clock())
+        clock.advance(1.0)  # a second's look at every folder of a very large library
+
+    monkeypatch.setattr(watcher.syncer, "sweep", slow_sweep)
+    clock.advance(watcher.SWEEP_EVERY)
+    watcher.step(wait=False)
+    assert len(sweeps) == 1
+    clock.advance(watcher.SWEEP_EVERY * 2)
+    watcher.step(wait=False)
+    assert len(sweeps) == 1  # not due yet: a second of sweeping buys SWEEP_SHARE seconds of rest
+    clock.advance(watcher.SWEEP_SHARE)
+    watcher.step(wait=False)
+    assert len(sweeps) == 2 and sweeps[1] - sweeps[0] >= watcher.SWEEP_SHARE
+
+
+def test_the_sweep_sees_what_others_wrote_since_its_last_look(
+    make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter, tmp_path: Path
+) -> None:
+    # The sweep keeps what the database holds between sweeps and reads only rows written since:
+    # a sync made elsewhere (the command, the API's refresh) must not leave it with a stale view.
+    folder = write_session(empty_results_dir, "20251107_120000-run", load_manifest("manifest_seed_sweep.json"))
+    watcher = make_watcher(running=True, poll_interval=1000.0)
+    clock.advance(watcher.SWEEP_EVERY)
+    watcher.step(wait=False)
+    shutil.move(folder, tmp_path / "away")
+    sync_sessions(results_dir=empty_results_dir, accept_missing=True)  # elsewhere: marked missing
+    assert Session.objects.get().is_missing
+    shutil.move(tmp_path / "away", folder)  # back, the same folder: nothing about it changed
+    clock.advance(watcher.SWEEP_EVERY)
+    watcher.step(wait=False)
+    assert not Session.objects.get().is_missing
