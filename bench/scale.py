@@ -184,10 +184,16 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
         thumbnails = data_dir / "thumbnails"
         fill_thumbnails(results, thumbnails)
         os.environ["SDGEN_THUMBNAILS_DIR"] = str(thumbnails)
-        watcher = WatcherProcess(results, "native")
+        watcher = WatcherProcess(results, "native", env={"SDGEN_LOG_LEVEL": "INFO"})
         try:
             watcher.wait_live()
-            time.sleep(30)  # its thumbnail catch-up finds everything done, and records so
+            # Its thumbnail catch-up looks at every session once (and finds everything made).
+            deadline = time.monotonic() + 900
+            log = data_dir / "watcher-native.log"
+            while b"thumbnail catch-up planned" not in log.read_bytes():
+                assert time.monotonic() < deadline, "the watcher's thumbnail catch-up did not finish"
+                time.sleep(1)
+            time.sleep(5)
             before, started = watcher.cpu_seconds(), time.perf_counter()
             time.sleep(args.idle)
             cpu = (watcher.cpu_seconds() - before) / (time.perf_counter() - started) * 100

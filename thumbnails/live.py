@@ -196,6 +196,8 @@ class LiveThumbnails:
             pk, check = next(self._plan)
         except StopIteration:
             self._plan = None
+            logger.info("thumbnail catch-up planned: %d sessions looked at, the last of their thumbnails queued",
+                        self.report.sessions)
             return False
         except Exception:
             # The database went away in the middle: the next start (or catchupthumbnails) resumes.
