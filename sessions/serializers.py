@@ -26,6 +26,8 @@ from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS
 class RejectUnknownFieldsMixin(serializers.Serializer):
     """A body field the serializer does not know, or may not change, is a 400 naming it."""
 
+    rejects_unknown_fields = True  # the OpenAPI document says additionalProperties: false
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             errors = {}
