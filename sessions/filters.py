@@ -183,7 +183,7 @@ class SessionFilter(filters.FilterSet):
 
 
 # Name:value, a name of at least one character other than white space (as VariationsField reads it).
-VARIATION_PATTERN = r"^[^:]*[^:\s][^:]*:"
+VARIATION_PATTERN = r"^[^:\x00]*[^:\s\x00][^:\x00]*:[^\x00]*$"
 
 
 class VariationsField(forms.Field):

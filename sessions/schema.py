@@ -16,7 +16,7 @@ from drf_spectacular.contrib.django_filters import DjangoFilterExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent, build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import permissions
+from rest_framework import permissions, serializers
 
 ERROR = "Error"
 VALIDATION_ERROR = "ValidationError"
@@ -39,6 +39,16 @@ VALIDATION_ERROR_SCHEMA: dict[str, Any] = {
     ]},
     "example": {"status": ["'done' is not one of: ongoing, completed, aborted."]},
 }
+# A text/event-stream answer's schema describes each of its events (OpenAPI 3.0).
+SSE = "text/event-stream"
+ERROR_EVENT = "ErrorEvent"
+ERROR_EVENT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "An error told to an EventSource: one `error` event whose data is the JSON error.",
+    "properties": {"event": {"type": "string", "enum": ["error"]},
+                   "data": {"type": "string", "example": '{"detail": "Authentication credentials were not provided."}'}},
+    "required": ["event", "data"],
+}
 
 # What each shared code means, unless the view says it better.
 DESCRIPTIONS = {
@@ -50,6 +60,10 @@ DESCRIPTIONS = {
     429: "Too many wrong tokens from this address; try again later.",
     503: "The database is not available right now; try again shortly.",
 }
+# Path parameters illustrated with the reference fixtures' output (a session of the real CLI).
+PATH_EXAMPLES = {"name": "20261121_043601-facial_expressions", "filename": "facial_expressions_0000_seed-42.png"}
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
 # Permission classes that refuse no signed-in user.
 NEVER_REFUSE = (permissions.AllowAny, permissions.IsAuthenticated)
 
@@ -60,8 +74,9 @@ class ApiAutoSchema(AutoSchema):
         for status, description in self.error_codes().items():
             # A code the view declared with a description alone gets its body here.
             response = responses.setdefault(str(status), {"description": description})
-            if "content" not in response:
-                response["content"] = {"application/json": {"schema": self.error_body(status)}}
+            if "content" not in response:  # in whichever format the client's Accept chose
+                response["content"] = {media_type: {"schema": self.error_body(status, media_type)}
+                                       for media_type in self.map_renderers("media_type")}
         return responses
 
     def error_codes(self) -> dict[int, str]:
@@ -75,8 +90,11 @@ class ApiAutoSchema(AutoSchema):
                     if not isinstance(permission, NEVER_REFUSE) and self._may_refuse(permission)]
         if refusals or (secured and self.method not in permissions.SAFE_METHODS):
             codes[403] = " ".join(str(message) for message in refusals) or DESCRIPTIONS[403]
-        if any(parameter["in"] == "path" for parameter in self._get_parameters()):
+        parameters = self._get_parameters()
+        if any(parameter["in"] == "path" for parameter in parameters):
             codes[404] = DESCRIPTIONS[404]
+        elif any(parameter["name"] == "format" for parameter in parameters):  # DRF: no such format
+            codes[404] = "No such format."
         if self.method not in permissions.SAFE_METHODS:
             codes[415] = DESCRIPTIONS[415]
         codes[503] = DESCRIPTIONS[503]
@@ -86,8 +104,11 @@ class ApiAutoSchema(AutoSchema):
         # The API's permission rules let reads pass (sessions.permissions.api_permission).
         return not (getattr(permission, "reads_pass", False) and self.method in permissions.SAFE_METHODS)
 
-    def error_body(self, status: int) -> dict[str, Any]:
-        name, schema = (VALIDATION_ERROR, VALIDATION_ERROR_SCHEMA) if status == 400 else (ERROR, ERROR_SCHEMA)
+    def error_body(self, status: int, media_type: str = "application/json") -> dict[str, Any]:
+        if media_type == SSE:
+            name, schema = ERROR_EVENT, ERROR_EVENT_SCHEMA
+        else:
+            name, schema = (VALIDATION_ERROR, VALIDATION_ERROR_SCHEMA) if status == 400 else (ERROR, ERROR_SCHEMA)
         component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
         self.registry.register_on_missing(component)
         return component.ref
@@ -99,6 +120,24 @@ class ApiAutoSchema(AutoSchema):
             schema["additionalProperties"] = False
         return schema
 
+    def _get_parameters(self) -> list[dict[str, Any]]:
+        parameters = super()._get_parameters()
+        for parameter in parameters:
+            if parameter["in"] == "path" and parameter["name"] in PATH_EXAMPLES:
+                parameter.setdefault("example", PATH_EXAMPLES[parameter["name"]])
+            if parameter["in"] == "query":
+                schema = parameter["schema"]
+                without_nul(schema.get("items", schema))
+        return parameters
+
+    def _map_serializer_field(self, field: Any, direction: Any, bypass_extensions: bool = False) -> dict[str, Any]:
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction == "request" and isinstance(field, serializers.CharField):
+            # DRF's CharField refuses NUL characters, and trims before it refuses blank text.
+            blank_refused = not field.allow_blank and field.trim_whitespace
+            without_nul(schema, pattern=NOT_BLANK if blank_refused else NO_NUL)
+        return schema
+
     def _get_filter_parameters(self) -> list[dict[str, Any]]:
         # An action that filters with a FilterSet of its own (``filtersets`` on the view, no filter
         # backend) is documented as the backend documents a list's.
@@ -108,6 +147,13 @@ class ApiAutoSchema(AutoSchema):
         extension = FilterParameters(DjangoFilterBackend())
         return [parameter for name, flt in filterset.base_filters.items()
                 for parameter in extension.resolve_filter_field(self, filterset._meta.model, filterset, name, flt)]
+
+
+def without_nul(schema: dict[str, Any], pattern: str = NO_NUL) -> None:
+    """Text with a NUL character is a 400 anywhere (sdgen_site.middleware, DRF's CharField):
+    a string without a pattern of its own says so with one."""
+    if schema.get("type") == "string" and "enum" not in schema and "format" not in schema:
+        schema.setdefault("pattern", pattern)
 
 
 class FilterParameters(DjangoFilterExtension):

@@ -113,6 +113,8 @@ class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         help_text=f"Up to {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters; trimmed, duplicates dropped, "
                   "order kept. Replaces the whole list.",
     )
+    created_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
 
     class Meta:
         model = SessionMetadata

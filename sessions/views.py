@@ -79,7 +79,7 @@ def check_query_parameters(request: Request, allowed: Collection[str], *, free_t
     if unknown:
         raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
     empty = sorted(name for name, values in request.query_params.lists()
-                   if name not in free_text and name not in ALWAYS_ALLOWED and any(not v.strip() for v in values))
+                   if name not in free_text and any(not v.strip() for v in values))
     if empty:
         raise ValidationError({name: ["This parameter needs a value."] for name in empty})
 
@@ -307,6 +307,20 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+# Each event of the stream (an OpenAPI 3.0 text/event-stream schema describes one event).
+SESSION_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["session"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The change number; send it back as "
+                                                                     "Last-Event-ID to resume after it."},
+        "data": {"type": "string", "description": "JSON: session_id, status, images_actual, images_expected, "
+                                                  "completion_percentage, thumbnail_url, updated_at."},
+    },
+    "required": ["event", "id", "data"],
+}
+
+
 class EventStreamRenderer(BaseRenderer):
     """``text/event-stream``: what EventSource asks for. Errors go out as an ``error`` event."""
 
@@ -328,9 +342,10 @@ class ChangeStreamView(APIView):
         description="event: session; id: a change number that only grows; data: the session's session_id, status, "
                     "images_actual, images_expected, completion_percentage, thumbnail_url and updated_at. Send "
                     "Last-Event-ID to resume after it. A comment every 15 s keeps a quiet connection open.",
-        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
-                                     description="Resume after this change.")],
-        responses={(200, "text/event-stream"): OpenApiTypes.STR,
+        parameters=[OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]*$"},
+                                     OpenApiParameter.HEADER,
+                                     description="Resume after this change number (empty: from now on).")],
+        responses={(200, "text/event-stream"): SESSION_EVENT_SCHEMA,
                    503: OpenApiResponse(description="This server holds as many streams as it may.")},
     )
     def get(self, request: Request) -> HttpResponseBase:
