@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import django_filters as filters
@@ -109,10 +110,18 @@ class CreatedBoundFilter(filters.CharFilter):
         if value is None:
             return queryset
         moment, whole_day = value
+        try:
+            if self.upper and whole_day:  # to_date=2025-11-07 includes all of that day
+                moment += timedelta(days=1)
+            moment.astimezone(dt_timezone.utc)  # as the database will compare it
+        except OverflowError:
+            # Before year 1 or after 9999 in UTC: every session is on the same side of it.
+            after_all = moment.year > 1
+            return queryset if self.upper == after_all else queryset.none()
         if not self.upper:
             return queryset.filter(created_at__gte=moment)
-        if whole_day:  # to_date=2025-11-07 includes all of that day
-            return queryset.filter(created_at__lt=moment + timedelta(days=1))
+        if whole_day:
+            return queryset.filter(created_at__lt=moment)
         return queryset.filter(created_at__lte=moment)
 
 

@@ -72,12 +72,14 @@ class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
         responses = super()._get_response_bodies(direction)
         for status, description in self.error_codes().items():
-            # A code the view declared with a description alone gets its body here.
-            response = responses.setdefault(str(status), {"description": description})
-            if "content" not in response:  # in whichever format the client's Accept chose
-                response["content"] = {media_type: {"schema": self.error_body(status, media_type)}
+            responses.setdefault(str(status), {"description": description})
+        for code, response in responses.items():
+            # Errors the view declared with a description alone get their body here, in
+            # whichever format the client's Accept chose.
+            if int(code) >= 400 and "content" not in response:
+                response["content"] = {media_type: {"schema": self.error_body(int(code), media_type)}
                                        for media_type in self.map_renderers("media_type")}
-        return responses
+        return dict(sorted(responses.items()))
 
     def error_codes(self) -> dict[int, str]:
         """The error answers this operation can give, from what its view declares."""
