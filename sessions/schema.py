@@ -9,6 +9,7 @@ is documented with its body: ``{"detail": "…"}``, or per-field lists for a 400
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from django_filters.rest_framework import DjangoFilterBackend
@@ -70,7 +71,9 @@ NEVER_REFUSE = (permissions.AllowAny, permissions.IsAuthenticated)
 
 class ApiAutoSchema(AutoSchema):
     def _get_response_bodies(self, direction: Any = "response") -> dict[str, Any]:
-        responses = super()._get_response_bodies(direction)
+        # A copy: drf-spectacular's enum hook rewrites schemas in place, and those given as
+        # dicts (the stream's events, ours below) live on between documents.
+        responses = copy.deepcopy(super()._get_response_bodies(direction))
         for status, description in self.error_codes().items():
             responses.setdefault(str(status), {"description": description})
         for code, response in responses.items():
@@ -111,7 +114,8 @@ class ApiAutoSchema(AutoSchema):
             name, schema = ERROR_EVENT, ERROR_EVENT_SCHEMA
         else:
             name, schema = (VALIDATION_ERROR, VALIDATION_ERROR_SCHEMA) if status == 400 else (ERROR, ERROR_SCHEMA)
-        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+        component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name,
+                                      schema=copy.deepcopy(schema))
         self.registry.register_on_missing(component)
         return component.ref
 

@@ -32,8 +32,19 @@ def wsgi_app() -> Iterator[Any]:
     signals = (request_started, request_finished)
     for signal in signals:
         signal.disconnect(close_old_connections)
+    app = get_wsgi_application()
+
+    def served(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        # As a WSGI server does: read the answer whole, then close it (a stream gives back its
+        # place among the process's streams only when closed).
+        answer = app(environ, start_response)
+        try:
+            return [b"".join(answer)]
+        finally:
+            answer.close()
+
     try:
-        yield get_wsgi_application()
+        yield served
     finally:
         for signal in signals:
             signal.connect(close_old_connections)
