@@ -82,36 +82,44 @@ def reaching_the_library(cases: st.SearchStrategy, results: Path) -> st.SearchSt
 def test_the_api_answers_as_documented(synced_results: Path, superuser_token: str, wsgi_app: Any,
                                        settings) -> None:
     settings.SDGEN_STREAM_LIFETIME = 0.1  # a stream answers, then ends: each case is one request
-    document = SchemaGenerator().get_schema(request=None, public=True)
-    api = schemathesis.openapi.from_dict(document)
+    api = schemathesis.openapi.from_dict(SchemaGenerator().get_schema(request=None, public=True))
     api.app = wsgi_app
     headers = {"Authorization": f"Bearer {superuser_token}"}
-    failures: list[str] = []
-    answered: dict[str, set[int]] = {}
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) == 16
+    failures: list[str] = []
+    answered: dict[str, set[int]] = {operation.label: set() for operation in operations}
     for operation in operations:
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            @given(case=reaching_the_library(operation.as_strategy(generation_mode=mode), synced_results))
-            @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-                      suppress_health_check=list(HealthCheck))
-            def check(case) -> None:
-                try:
-                    response = case.call_and_validate(headers=headers)
-                    answered.setdefault(operation.label, set()).add(response.status_code)
-                finally:
-                    # Each case comes from a fresh client: the wrong tokens Schemathesis sends
-                    # (ignored_auth) do not add up to the 429 meant for guessers.
-                    TokenFailureCount.objects.all().delete()
-
-            try:
-                check()
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except hypothesis.errors.Unsatisfiable:
-                assert mode is GenerationMode.NEGATIVE  # nothing to get wrong (no parameters, no body)
-            except BaseException as failure:  # every operation is tried; all failures are reported
+            failure = try_operation(operation, mode, synced_results, headers, answered[operation.label])
+            if failure:
                 failures.append(f"{operation.label} ({mode}): {failure}")
     assert not failures, "\n\n".join(failures)
     # Every operation was reached, not only refused: each answered a success at least once.
     assert {label: codes for label, codes in answered.items() if not any(200 <= c < 300 for c in codes)} == {}
+
+
+def try_operation(operation: Any, mode: GenerationMode, results: Path, headers: dict[str, str],
+                  answered: set[int]) -> str | None:
+    """Schemathesis's cases for one operation with all its checks; what failed, if anything."""
+
+    @given(case=reaching_the_library(operation.as_strategy(generation_mode=mode), results))
+    @hypothesis.settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
+                         suppress_health_check=list(HealthCheck))
+    def check(case: Any) -> None:
+        try:
+            answered.add(case.call_and_validate(headers=headers).status_code)
+        finally:
+            # Each case comes from a fresh client: the wrong tokens Schemathesis sends
+            # (ignored_auth) do not add up to the 429 meant for guessers.
+            TokenFailureCount.objects.all().delete()
+
+    try:
+        check()
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except hypothesis.errors.Unsatisfiable:
+        assert mode is GenerationMode.NEGATIVE  # nothing to get wrong (no parameters, no body)
+    except BaseException as failure:  # every operation is tried; all failures are reported
+        return str(failure)
+    return None
