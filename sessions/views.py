@@ -72,9 +72,9 @@ PAGINATION_PARAMETERS = frozenset({"limit", "offset"})
 ALWAYS_ALLOWED = frozenset({"format"})
 
 
-def check_query_parameters(request: Request, allowed: Collection[str], *, free_text: Collection[str] = ()) -> None:
+def reject_unknown_parameters(request: Request, allowed: Collection[str], *, free_text: Collection[str] = ()) -> None:
     """Unknown query parameters are a 400, and so is an empty value of any parameter but a free
-    text one: ``status=`` is no status, and the OpenAPI document says so."""
+    text one (``free_text``): ``status=`` or ``thumbnail=`` is no value, as the OpenAPI document says."""
     unknown = sorted(set(request.query_params) - set(allowed) - ALWAYS_ALLOWED)
     if unknown:
         raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
@@ -141,7 +141,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         allowed = set(filterset.base_filters) if filterset else set()
         if self.action in self.paginated:
             allowed |= PAGINATION_PARAMETERS
-        check_query_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
+        reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
 
     def get_object(self) -> Session:
         session = selectors.sessions_with_details().filter(name=self.kwargs["name"]).first()
@@ -277,7 +277,7 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        check_query_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS,
+        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS,
                                free_text=free_text_parameters(LibraryImageFilter))
 
 
@@ -349,7 +349,7 @@ class ChangeStreamView(APIView):
                    503: OpenApiResponse(description="This server holds as many streams as it may.")},
     )
     def get(self, request: Request) -> HttpResponseBase:
-        check_query_parameters(request, ())
+        reject_unknown_parameters(request, ())
         raw = request.headers.get("Last-Event-ID", "").strip()
         if raw and not raw.isdigit():
             raise ValidationError({"Last-Event-ID": [f"'{raw}' is not a change number."]})
@@ -368,7 +368,7 @@ class ChangeStreamView(APIView):
 class LibraryStatsView(APIView):
     @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
     def get(self, request: Request) -> Response:
-        check_query_parameters(request, ())
+        reject_unknown_parameters(request, ())
         return Response(GlobalStatsSerializer(selectors.library_stats(now=timezone.now())).data)
 
 
@@ -381,7 +381,7 @@ class HealthView(APIView):
     @extend_schema(summary="Liveness, the watcher's last heartbeat, and anything that needs a person",
                    responses=HealthSerializer, auth=[])
     def get(self, request: Request) -> Response:
-        check_query_parameters(request, ())
+        reject_unknown_parameters(request, ())
         try:
             health = selectors.library_health(now=timezone.now())
         except DatabaseError:

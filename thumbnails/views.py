@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from sessions.image_files import is_image_name, is_thumbnail_source
 from sessions.models import Session
 from sessions.scanning import resolve_inside
-from sessions.views import boolean_parameter, check_query_parameters, file_response, no_such_session
+from sessions.views import boolean_parameter, file_response, no_such_session, reject_unknown_parameters
 from thumbnails.rendering import Status
 from thumbnails.services import THUMBNAIL_SUFFIX, ensure_thumbnail
 
@@ -33,7 +33,7 @@ class SessionImageFileView(APIView):
                    503: OpenApiResponse(description="The PNG is still being written.")},
     )
     def get(self, request: Request, name: str, filename: str) -> HttpResponseBase:
-        check_query_parameters(request, {"thumbnail"})
+        reject_unknown_parameters(request, {"thumbnail"})
         thumbnail = boolean_parameter("thumbnail", request.query_params.get("thumbnail", "0"))
         if not Session.objects.in_library().filter(name=name).exists():
             raise no_such_session(name)
