@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from datetime import datetime, time, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import django_filters as filters
@@ -18,7 +19,7 @@ from django.db.models import Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.lookups import Exact, IContains
 from django.utils.dateparse import parse_date, parse_datetime
-from drf_spectacular.utils import extend_schema_field
+from django_filters.fields import BaseCSVField
 
 from sessions.models import Session, SessionImage, SessionStatus, list_order
 from sessions.search import search_images, search_sessions
@@ -63,6 +64,13 @@ class DateOrDateTimeField(forms.Field):
                                     "2025-11-07T12:00:00Z.")
 
 
+def free_text_parameters(filterset: type[filters.FilterSet]) -> frozenset[str]:
+    """The filters that take any text, for which an empty value is no filter (``q=``); any other
+    parameter of the API needs a value (``status=`` is not a status)."""
+    return frozenset(name for name, flt in filterset.base_filters.items()
+                     if isinstance(flt, filters.CharFilter) and issubclass(flt.field_class, forms.CharField))
+
+
 class IntegerFilter(filters.NumberFilter):
     field_class = forms.IntegerField
 
@@ -89,6 +97,11 @@ class FlagFilter(filters.BooleanFilter):
 class CreatedBoundFilter(filters.CharFilter):
     field_class = DateOrDateTimeField
 
+    @staticmethod
+    def openapi_schema() -> dict[str, Any]:
+        # A date-time is accepted too (the description says so); clients are offered the date.
+        return {"type": "string", "format": "date"}
+
     def __init__(self, *, upper: bool, **kwargs: Any) -> None:
         super().__init__(field_name="created_at", **kwargs)
         self.upper = upper
@@ -97,10 +110,18 @@ class CreatedBoundFilter(filters.CharFilter):
         if value is None:
             return queryset
         moment, whole_day = value
+        try:
+            if self.upper and whole_day:  # to_date=2025-11-07 includes all of that day
+                moment += timedelta(days=1)
+            moment.astimezone(dt_timezone.utc)  # as the database will compare it
+        except OverflowError:
+            # Before year 1 or after 9999 in UTC: every session is on the same side of it.
+            after_all = moment.year > 1
+            return queryset if self.upper == after_all else queryset.none()
         if not self.upper:
             return queryset.filter(created_at__gte=moment)
-        if whole_day:  # to_date=2025-11-07 includes all of that day
-            return queryset.filter(created_at__lt=moment + timedelta(days=1))
+        if whole_day:
+            return queryset.filter(created_at__lt=moment)
         return queryset.filter(created_at__lte=moment)
 
 
@@ -109,13 +130,29 @@ def invalid_choice_message(choices: list[str]) -> dict[str, str]:
     return {"invalid_choice": "'%(value)s' is not one of: " + ", ".join(choices) + "."}
 
 
+class OneOrderField(BaseCSVField):
+    """Sessions are ordered by one field at a time (each order has its index): a second field,
+    or the same one twice, would be silently ignored, so it is refused."""
+
+    def clean(self, value: Any) -> Any:
+        cleaned = super().clean(value)
+        if cleaned and len(cleaned) > 1:
+            raise forms.ValidationError(f"Order by one field at a time, not {len(cleaned)}: {','.join(cleaned)}.")
+        return cleaned
+
+
 class SessionOrderingFilter(filters.OrderingFilter):
     """Sessions without a value (no manifest) sort last either way; ties by newest row. Each
     order has its index (``sessions.models.list_order``)."""
 
+    base_field_class = OneOrderField
+
     def __init__(self, *, fields: tuple[str, ...], **kwargs: Any) -> None:
-        names = [name for field in fields for name in (field, f"-{field}")]
-        super().__init__(fields=fields, error_messages=invalid_choice_message(names), **kwargs)
+        self.names = [name for field in fields for name in (field, f"-{field}")]
+        super().__init__(fields=fields, error_messages=invalid_choice_message(self.names), **kwargs)
+
+    def openapi_schema(self) -> dict[str, Any]:
+        return {"type": "string", "enum": self.names}
 
     def filter(self, queryset: QuerySet, value: list[str] | None) -> QuerySet:
         if not value:
@@ -154,6 +191,10 @@ class SessionFilter(filters.FilterSet):
         return search_sessions(queryset, value)
 
 
+# Name:value, a name of at least one character other than white space (as VariationsField reads it).
+VARIATION_PATTERN = r"^[^:\x00]*[^:\s\x00][^:\x00]*:[^\x00]*$"
+
+
 class VariationsField(forms.Field):
     """Repeated ``Name:value`` pairs, grouped by placeholder name."""
 
@@ -171,17 +212,16 @@ class VariationsField(forms.Field):
         return grouped
 
 
-@extend_schema_field({
-    "type": "array", "items": {"type": "string"},
-    "description": "Name:value, repeatable: values of one placeholder are alternatives, different "
-                   "placeholders must all match.",
-})
 class VariationFilter(filters.Filter):
     """Images whose applied variations match: any value of one placeholder, every placeholder.
     A value matches when it holds the text asked for, in any case ("smiling" matches
     "smiling, cheerful expression")."""
 
     field_class = VariationsField
+
+    @staticmethod
+    def openapi_schema() -> dict[str, Any]:
+        return {"type": "array", "items": {"type": "string", "pattern": VARIATION_PATTERN, "example": "Angle:front view"}}
 
     def filter(self, queryset: QuerySet, value: dict[str, list[str]] | None) -> QuerySet:
         for placeholder, wanted in (value or {}).items():

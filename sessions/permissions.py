@@ -51,6 +51,7 @@ def api_permission(action: SessionAction) -> type[BasePermission]:
 
     class MayDo(BasePermission):
         message = action.refusal
+        reads_pass = True  # the OpenAPI document (sessions.schema) documents 403 for writes only
 
         def has_permission(self, request: Any, view: Any) -> bool:
             return request.method in SAFE_METHODS or may(request.user, action)

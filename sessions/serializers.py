@@ -26,6 +26,8 @@ from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS
 class RejectUnknownFieldsMixin(serializers.Serializer):
     """A body field the serializer does not know, or may not change, is a 400 naming it."""
 
+    rejects_unknown_fields = True  # the OpenAPI document says additionalProperties: false
+
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, Mapping):
             errors = {}
@@ -111,6 +113,8 @@ class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
         help_text=f"Up to {MAX_TAGS} tags of 1 to {MAX_TAG_LENGTH} characters; trimmed, duplicates dropped, "
                   "order kept. Replaces the whole list.",
     )
+    created_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null until first set.")
 
     class Meta:
         model = SessionMetadata

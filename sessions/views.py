@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions import selectors, stream
-from sessions.filters import ImageFilter, LibraryImageFilter, SessionFilter, StrictBooleanField
+from sessions.filters import (
+    ImageFilter,
+    LibraryImageFilter,
+    SessionFilter,
+    StrictBooleanField,
+    free_text_parameters,
+)
 from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
 from sessions.models import EventSource, Session, SessionImage
@@ -65,10 +72,16 @@ PAGINATION_PARAMETERS = frozenset({"limit", "offset"})
 ALWAYS_ALLOWED = frozenset({"format"})
 
 
-def reject_unknown_parameters(request: Request, allowed: frozenset[str] | set[str]) -> None:
+def reject_unknown_parameters(request: Request, allowed: Collection[str], *, free_text: Collection[str] = ()) -> None:
+    """Unknown query parameters are a 400, and so is an empty value of any parameter but a free
+    text one (``free_text``): ``status=`` or ``thumbnail=`` is no value, as the OpenAPI document says."""
     unknown = sorted(set(request.query_params) - set(allowed) - ALWAYS_ALLOWED)
     if unknown:
         raise ValidationError({name: ["Unknown query parameter."] for name in unknown})
+    empty = sorted(name for name, values in request.query_params.lists()
+                   if name not in free_text and any(not v.strip() for v in values))
+    if empty:
+        raise ValidationError({name: ["This parameter needs a value."] for name in empty})
 
 
 def reject_body(request: Request) -> None:
@@ -96,13 +109,6 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
-def _parameters(filterset: type[FilterSet]) -> list[OpenApiParameter]:
-    """Document a FilterSet used by an action (the filter backend documents only ``list``)."""
-    return [OpenApiParameter(name, OpenApiTypes.INT if name in ("seed", "since") else OpenApiTypes.STR,
-                             description=str(flt.extra.get("help_text", "")), many=name == "variation")
-            for name, flt in filterset.base_filters.items()]
-
-
 @extend_schema_view(
     list=extend_schema(summary="Sessions, filtered and ordered, newest first by default"),
     retrieve=extend_schema(summary="One session"),
@@ -116,11 +122,9 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     filter_backends = [DjangoFilterBackend]
     filterset_class = SessionFilter
     pagination_class = EnvelopePagination
-    query_parameters: dict[str, frozenset[str]] = {
-        "list": frozenset(SessionFilter.base_filters) | PAGINATION_PARAMETERS,
-        "recent_liked": PAGINATION_PARAMETERS,
-        "images": frozenset(ImageFilter.base_filters) | PAGINATION_PARAMETERS,
-    }
+    # The filters each action takes (its query parameters, and their OpenAPI description).
+    filtersets: dict[str, type[FilterSet]] = {"list": SessionFilter, "images": ImageFilter}
+    paginated = frozenset({"list", "recent_liked", "images"})
 
     # The body each action takes (the browsable API builds its forms from these).
     serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
@@ -133,7 +137,11 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)  # authentication and permissions come first
-        reject_unknown_parameters(request, self.query_parameters.get(self.action, frozenset()))
+        filterset = self.filtersets.get(self.action)
+        allowed = set(filterset.base_filters) if filterset else set()
+        if self.action in self.paginated:
+            allowed |= PAGINATION_PARAMETERS
+        reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
 
     def get_object(self) -> Session:
         session = selectors.sessions_with_details().filter(name=self.kwargs["name"]).first()
@@ -233,8 +241,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
         return Response(SessionSerializer(self.get_queryset().get(pk=session.pk)).data)
 
-    @extend_schema(summary="The session's images", parameters=_parameters(ImageFilter),
-                   responses=ImageSerializer(many=True))
+    @extend_schema(summary="The session's images", responses=ImageSerializer(many=True))
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> Response:
         session = self.session()
@@ -270,7 +277,8 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS)
+        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS,
+                               free_text=free_text_parameters(LibraryImageFilter))
 
 
 def no_such_session(name: str) -> NotFound:
@@ -299,6 +307,20 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
     return JsonResponse({"detail": "Not found."}, status=404)
 
 
+# Each event of the stream (an OpenAPI 3.0 text/event-stream schema describes one event).
+SESSION_EVENT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["session"]},
+        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The change number; send it back as "
+                                                                     "Last-Event-ID to resume after it."},
+        "data": {"type": "string", "description": "JSON: session_id, status, images_actual, images_expected, "
+                                                  "completion_percentage, thumbnail_url, updated_at."},
+    },
+    "required": ["event", "id", "data"],
+}
+
+
 class EventStreamRenderer(BaseRenderer):
     """``text/event-stream``: what EventSource asks for. Errors go out as an ``error`` event."""
 
@@ -320,13 +342,14 @@ class ChangeStreamView(APIView):
         description="event: session; id: a change number that only grows; data: the session's session_id, status, "
                     "images_actual, images_expected, completion_percentage, thumbnail_url and updated_at. Send "
                     "Last-Event-ID to resume after it. A comment every 15 s keeps a quiet connection open.",
-        parameters=[OpenApiParameter("Last-Event-ID", OpenApiTypes.INT, OpenApiParameter.HEADER,
-                                     description="Resume after this change.")],
-        responses={(200, "text/event-stream"): OpenApiTypes.STR,
+        parameters=[OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]*$"},
+                                     OpenApiParameter.HEADER,
+                                     description="Resume after this change number (empty: from now on).")],
+        responses={(200, "text/event-stream"): SESSION_EVENT_SCHEMA,
                    503: OpenApiResponse(description="This server holds as many streams as it may.")},
     )
     def get(self, request: Request) -> HttpResponseBase:
-        reject_unknown_parameters(request, set())
+        reject_unknown_parameters(request, ())
         raw = request.headers.get("Last-Event-ID", "").strip()
         if raw and not raw.isdigit():
             raise ValidationError({"Last-Event-ID": [f"'{raw}' is not a change number."]})
@@ -345,7 +368,7 @@ class ChangeStreamView(APIView):
 class LibraryStatsView(APIView):
     @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set())
+        reject_unknown_parameters(request, ())
         return Response(GlobalStatsSerializer(selectors.library_stats(now=timezone.now())).data)
 
 
@@ -358,7 +381,7 @@ class HealthView(APIView):
     @extend_schema(summary="Liveness, the watcher's last heartbeat, and anything that needs a person",
                    responses=HealthSerializer, auth=[])
     def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, set())
+        reject_unknown_parameters(request, ())
         try:
             health = selectors.library_health(now=timezone.now())
         except DatabaseError:

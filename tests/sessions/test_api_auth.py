@@ -111,7 +111,10 @@ def test_anonymous_callers_get_401(synced_results: Path, path: str, verbs: tuple
 def test_every_signed_in_user_may_read_every_route(synced_results: Path, who: str) -> None:
     client = USERS[who]()
     for path, _ in READS:
-        assert client.get(path).status_code == 200, path
+        response = client.get(path)
+        if path == "/api/stream":
+            response.close()  # as the server does: an open stream holds its place among the process's
+        assert response.status_code == 200, path
 
 
 @pytest.mark.parametrize("who", USERS)

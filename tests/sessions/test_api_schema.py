@@ -57,3 +57,53 @@ def test_the_interactive_page_works_offline(api) -> None:
     assert b"/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page.content
     assert b"cdn.jsdelivr.net" not in page.content
     assert api.get("/api/schema/").status_code == 200
+
+
+def test_parameters_state_what_the_server_accepts(schema: dict) -> None:
+    sessions = {p["name"]: p["schema"] for p in schema["paths"]["/api/sessions/"]["get"]["parameters"]}
+    assert sessions["from_date"] == sessions["to_date"] == {"type": "string", "format": "date"}
+    assert sessions["status"]["enum"] == ["aborted", "completed", "ongoing"]
+    assert sessions["ordering"] == {"type": "string", "enum": [
+        "created_at", "-created_at", "images_actual", "-images_actual", "completion_percentage",
+        "-completion_percentage", "updated_at", "-updated_at"]}
+    assert all(sessions[flag] == {"type": "boolean"} for flag in ("liked", "test", "complete", "seed_sweep"))
+    assert sessions["q"]["pattern"] == r"^[^\x00]*$"  # NUL characters are a 400
+    for path in ("/api/sessions/{name}/images/", "/api/images/"):
+        variation = next(p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == "variation")
+        assert variation["explode"] is True and variation["schema"]["type"] == "array"
+        assert variation["schema"]["items"]["pattern"].startswith("^[^:")
+    name = next(p for p in schema["paths"]["/api/sessions/{name}/"]["get"]["parameters"] if p["name"] == "name")
+    assert name["example"] == "20261121_043601-facial_expressions"  # a session of the reference fixtures
+
+
+def test_bodies_refuse_unknown_fields(schema: dict) -> None:
+    components = schema["components"]["schemas"]
+    assert components["PatchedMetadataRequest"]["additionalProperties"] is False
+    assert components["StatusChangeRequest"]["additionalProperties"] is False
+    for path, method in (("/api/sessions/{name}/metadata", "patch"), ("/api/sessions/{name}/status", "post")):
+        assert set(schema["paths"][path][method]["requestBody"]["content"]) == {"application/json"}
+
+
+def test_every_error_answer_is_documented_with_its_body(schema: dict) -> None:
+    codes = {(path, method): set(operation["responses"]) for path, item in schema["paths"].items()
+             for method, operation in item.items()}
+    assert codes[("/api/sessions/{name}/status", "post")] == {"200", "400", "401", "403", "404", "409", "415",
+                                                              "429", "503"}
+    assert codes[("/api/sessions/{name}/metadata", "get")] == {"200", "400", "401", "404", "429", "503"}
+    assert codes[("/api/sessions/", "get")] == {"200", "400", "401", "429", "503"}
+    assert codes[("/api/health", "get")] == {"200", "400", "503"}  # open: no 401
+    for (path, method), answered in codes.items():
+        for code in answered - {"200", "304"}:
+            content = schema["paths"][path][method]["responses"][code]["content"]
+            expected = "ValidationError" if code == "400" else "Error"
+            assert content["application/json"]["schema"] == {"$ref": f"#/components/schemas/{expected}"}, (path, code)
+
+
+def test_the_stream_and_the_authentication_schemes(schema: dict) -> None:
+    stream = schema["paths"]["/api/stream"]["get"]["responses"]
+    assert stream["200"]["content"]["text/event-stream"]["schema"]["properties"]["event"]["enum"] == ["session"]
+    assert stream["401"]["content"]["text/event-stream"]["schema"] == {"$ref": "#/components/schemas/ErrorEvent"}
+    assert schema["components"]["securitySchemes"] == {
+        "tokenAuth": {"type": "http", "scheme": "bearer"},
+        "cookieAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
+    }
