@@ -15,6 +15,7 @@ from sessions.services import sync_sessions
 from tests.conftest import token_client
 
 pytestmark = pytest.mark.django_db(transaction=True)
+pytest.importorskip("openapi_python_client", reason="openapi-python-client needs Python 3.11 or newer")
 
 FACIAL = "20261121_043601-facial_expressions"
 
