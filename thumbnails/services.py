@@ -30,6 +30,7 @@ from thumbnails.storage import (
     local_listing,
     thumbnail_name,
     thumbnail_store,
+    unlink_all,
 )
 
 logger = logging.getLogger(__name__)
@@ -125,15 +126,7 @@ def _listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, int]:
 def remove_orphans(check: SessionCheck, *, thumbnails_dir: Path | None = None) -> int:
     """Delete thumbnails and failure records whose source image is gone, and stale temporary files."""
     removed = thumbnail_store(thumbnails_dir).delete(check.name, check.stale) if check.stale else 0
-    for path in check.orphans:
-        try:
-            path.unlink()
-            removed += 1
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            logger.warning("%s: cannot remove: %s", path, exc.strerror or exc)
-    return removed
+    return removed + unlink_all(check.orphans)
 
 
 def remove_session_thumbnails(thumbnails_dir: Path, name: str) -> bool:

@@ -96,7 +96,7 @@ class ThumbnailStore:
         raise NotImplementedError("the rendering worker writes local thumbnails itself")
 
     def delete(self, session: str, names: Iterable[str]) -> int:
-        return _unlink_all(self.local_path(session, name) for name in names)
+        return unlink_all(self.local_path(session, name) for name in names)
 
     def sessions(self) -> list[str]:
         """The sessions that have a thumbnail folder (hidden folders are ours, never sessions)."""
@@ -259,7 +259,8 @@ def local_listing(folder: Path) -> dict[str, int]:
         return {}
 
 
-def _unlink_all(paths: Iterable[Path]) -> int:
+def unlink_all(paths: Iterable[Path]) -> int:
+    """Delete ``paths`` (local files), the ones already gone included; how many were deleted."""
     removed = 0
     for path in paths:
         try:

@@ -69,3 +69,12 @@ def take_events_until(paths: queue.SimpleQueue, path: Path, *, timeout: float = 
         assert left > 0, f"no event about {path} within {timeout}s"
         seen.append(paths.get(timeout=left)[0])
     return seen
+
+
+def step_until(watcher: Watcher, clock: FakeClock, predicate, *, timeout: float = 10.0) -> None:
+    """Step the watcher (each step waits for the next event) until ``predicate()``, with a deadline."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        watcher.step(wait=True)
+        clock.advance(0.2)  # lets the debounced syncs fall due

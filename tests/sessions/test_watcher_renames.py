@@ -3,30 +3,20 @@ is the same session: same UUID and metadata, one ``renamed`` event, no ``missing
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
 
 from sessions.models import Event, Session
 from sessions.services import update_metadata
-from sessions.watcher import ModeChoice, Watcher
+from sessions.watcher import ModeChoice
 from tests.conftest import SessionWriter, load_manifest
-from tests.sessions.conftest import FakeClock, ongoing_manifest
+from tests.sessions.conftest import FakeClock, ongoing_manifest, step_until
 
 pytestmark = pytest.mark.django_db
 
 OLD = "20251107_120000-run"
 NEW = "20251107_120000-my_best_faces"
-
-
-def step_until(watcher: Watcher, clock: FakeClock, predicate, *, timeout: float = 10.0) -> None:
-    """Step the watcher (each step waits for the next event) until ``predicate()``, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        watcher.step(wait=True)
-        clock.advance(0.2)  # lets the debounced syncs fall due
 
 
 def annotated(folder: Path) -> Session:

@@ -4,16 +4,15 @@ finds, and it keeps the thumbnail side going while there is work."""
 from __future__ import annotations
 
 import shutil
-import time
 from pathlib import Path
 
 import pytest
 
 from sessions.models import Session
 from sessions.services import sync_sessions
-from sessions.watcher import ModeChoice, Watcher
+from sessions.watcher import ModeChoice
 from tests.conftest import SessionWriter, load_manifest
-from tests.sessions.conftest import FakeClock, ongoing_manifest, take_events_until
+from tests.sessions.conftest import FakeClock, ongoing_manifest, step_until, take_events_until
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +37,6 @@ class RecordingThumbnails:
     def start_catch_up(self) -> None: ...
 
     def close(self) -> None: ...
-
-
-def step_until(watcher: Watcher, clock: FakeClock, predicate, *, timeout: float = 10.0) -> None:
-    """Step the watcher (each step waits for the next event) until ``predicate()``, with a deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        watcher.step(wait=True)
-        clock.advance(0.2)  # lets the debounced syncs fall due
 
 
 @pytest.mark.parametrize("replaced", ["moved away", "deleted"])
