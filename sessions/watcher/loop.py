@@ -8,7 +8,6 @@ import os
 import queue
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from sessions.stats import is_image_name
 from sessions.watcher.debounce import Debouncer, ManifestRetries
 from sessions.watcher.folders import WatchedFolders
 from sessions.watcher.modes import ModeChoice
+from sessions.watcher.periodic import PeriodicWork
 from sessions.watcher.sources import NativeEvents
 from sessions.watcher.stats import WatcherStats
 from sessions.watcher.syncing import SessionSyncer, refresh_connections
@@ -30,32 +30,12 @@ from sessions.watcher.thumbnail_side import ThumbnailSide
 logger = logging.getLogger(__name__)
 
 
-@dataclass
-class _Schedule:
-    """When each periodic task runs next (monotonic seconds)."""
-
-    poll: float = 0.0
-    heartbeat: float = 0.0
-    stale: float = 0.0
-    sweep: float = 0.0
-    summary: float = 0.0
-    root: float = 0.0
-
-
-class Watcher:
+class Watcher(PeriodicWork):
     """Keeps the database in step with the results folder until asked to stop."""
 
-    HEARTBEAT_EVERY = 5.0
-    SWEEP_EVERY = 60.0
-    # A sweep looks at every folder (two stats each): about a second at 100,000 sessions. A
-    # library that large is swept less often than every minute, so that sweeping takes at most
-    # 1/SWEEP_SHARE of the time; events still bring every change of a watched run at once.
-    SWEEP_SHARE = 400
-    SUMMARY_EVERY = 60.0
     NATIVE_WATCH_LIMIT = 64  # inotify instances are scarce (128 per user by default)
     MANIFEST_RETRIES = 5
     LONGEST_WAIT = 0.5  # the loop checks its stop flag at least this often
-    ROOT_CHECK_EVERY = 1.0  # seconds between two looks at whether the results folder was replaced
 
     def __init__(
         self,
@@ -94,11 +74,6 @@ class Watcher:
         self._stop_requested = False
 
     @property
-    def active(self) -> set[str]:
-        """The session folders watched now."""
-        return self.folders.active
-
-    @property
     def native(self) -> NativeEvents | None:
         return self.folders.native
 
@@ -133,12 +108,6 @@ class Watcher:
         logger.info("watching %s in %s mode (%s): %d ongoing sessions", self.results_dir, self.mode.mode,
                     self.mode.reason, len(ongoing))
         self._beat()
-
-    def _fresh_schedule(self) -> _Schedule:
-        start = self.monotonic()
-        return _Schedule(poll=start + self.poll_interval, heartbeat=start + self.HEARTBEAT_EVERY,
-                         stale=start + self.stale_every, sweep=start + self.SWEEP_EVERY,
-                         summary=start + self.SUMMARY_EVERY, root=start + self.ROOT_CHECK_EVERY)
 
     @property
     def stop_requested(self) -> bool:
@@ -251,45 +220,3 @@ class Watcher:
             self.stats.events += 1
             self.last_event_at = self.now()
             self.debouncer.touch(name, self.monotonic())
-
-    def _sweep(self) -> None:
-        started = self.monotonic()
-        self.syncer.sweep()
-        finished = self.monotonic()
-        self._schedule.sweep = finished + max(self.SWEEP_EVERY, (finished - started) * self.SWEEP_SHARE)
-
-    def _periodic(self, now: float) -> None:
-        schedule = self._schedule
-        if now >= schedule.root:
-            schedule.root = now + self.ROOT_CHECK_EVERY
-            if self.folders.follow_replaced_root():  # read in full at once: nothing waits for the sweep
-                self._sweep()
-        if now >= schedule.sweep:
-            self._sweep()
-        if now >= schedule.stale:
-            schedule.stale = now + self.stale_every
-            self._close_stale()
-        if now >= schedule.heartbeat:
-            schedule.heartbeat = now + self.HEARTBEAT_EVERY
-            self._beat()
-        if now >= schedule.summary:
-            schedule.summary = now + self.SUMMARY_EVERY
-            self.stats.log_summary(watched=len(self.active), mode=self.mode.mode, seconds=self.SUMMARY_EVERY)
-
-    def _close_stale(self) -> None:
-        refresh_connections()
-        try:
-            if mark_stale_sessions(now=self.now(), stale_after=self.stale_after):
-                self.syncer.reconcile()
-        except Exception:
-            logger.exception("stale check failed")
-
-    def _beat(self) -> None:
-        refresh_connections()
-        try:
-            WatcherHeartbeat.objects.beat(
-                mode=self.mode.mode, mode_reason=self.mode.reason, pid=os.getpid(), results_dir=str(self.results_dir),
-                started_at=self.started_at, beat_at=self.now(), last_event_at=self.last_event_at,
-                last_sync_at=self.syncer.last_sync_at, sessions_watched=len(self.active))
-        except Exception:
-            logger.exception("could not record the heartbeat")
