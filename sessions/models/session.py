@@ -174,6 +174,8 @@ class SessionStats(models.Model):
 
     class Meta:
         verbose_name_plural = "session stats"
+        # The list's model filter reads the model of each candidate session from this index alone.
+        indexes = [models.Index(fields=["session", "sd_model"], name="stats_model_of_session")]
 
     def __str__(self) -> str:
         return f"stats of {self.session_id}"

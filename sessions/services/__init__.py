@@ -2,12 +2,13 @@
 
 from sessions.lifecycle import mark_stale_sessions
 from sessions.services.metadata import update_metadata
-from sessions.services.sync import SessionSynchronizer, SyncReport, sync_sessions
+from sessions.services.sync import SessionSynchronizer, SyncReport, refresh_planner_statistics, sync_sessions
 
 __all__ = [
     "SessionSynchronizer",
     "SyncReport",
     "mark_stale_sessions",
+    "refresh_planner_statistics",
     "sync_sessions",
     "update_metadata",
 ]

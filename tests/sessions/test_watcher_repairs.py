@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 from sessions.models import Session
 from sessions.services import sync_sessions
@@ -133,3 +134,20 @@ def test_the_sweep_sees_what_others_wrote_since_its_last_look(
     clock.advance(watcher.SWEEP_EVERY)
     watcher.step(wait=False)
     assert not Session.objects.get().is_missing
+
+
+def test_sqlite_s_planner_statistics_are_refreshed_every_hour(
+    make_watcher, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sessions.watcher.periodic as periodic
+
+    refreshed: list[float] = []
+    monkeypatch.setattr(periodic, "refresh_planner_statistics", lambda: refreshed.append(clock()))
+    watcher = make_watcher(running=True, poll_interval=1000.0)
+    clock.advance(watcher.STATISTICS_EVERY - 1)
+    watcher.step(wait=False)
+    assert refreshed == []
+    clock.advance(1)
+    watcher.step(wait=False)
+    # PostgreSQL's autovacuum keeps its statistics itself.
+    assert len(refreshed) == (1 if connection.vendor == "sqlite" else 0)
