@@ -82,8 +82,14 @@ def matching_ids(index: str, *, include: Sequence[Term], exclude: Sequence[Term]
 def any_match(index: str, term: Term) -> bool:
     """Whether any document of ``index`` holds ``term`` (one indexed look-up)."""
     subquery = matching_ids(index, include=[term])
+    sql = f"SELECT 1 FROM ({subquery.sql}) AS found LIMIT 1"
+    if connection.vendor == "postgresql":
+        # Asked for one row, PostgreSQL's planner expects a scan of the table to meet a match
+        # at once, and reads all of it when there is none (60 ms at 100,000 sessions): planned
+        # apart, the match goes through the full-text index whatever the limit.
+        sql = f"WITH found AS MATERIALIZED ({subquery.sql}) SELECT 1 FROM found LIMIT 1"
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT 1 FROM ({subquery.sql}) AS found LIMIT 1", subquery.params)
+        cursor.execute(sql, subquery.params)
         return cursor.fetchone() is not None
 
 
