@@ -124,6 +124,11 @@ class ApiAutoSchema(AutoSchema):
         # Bodies that refuse unknown fields say so (sessions.serializers.RejectUnknownFieldsMixin).
         if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
             schema["additionalProperties"] = False
+        # Items that fields= can thin out (sessions.sparse) hold every field unless asked otherwise.
+        if direction == "response" and getattr(serializer, "sparse", False):
+            schema.pop("required", None)
+            schema["description"] = (schema.get("description", "") + "\n\nEvery field is present unless "
+                                     "`fields=` names fewer.").strip()
         return schema
 
     def _get_parameters(self) -> list[dict[str, Any]]:

@@ -63,6 +63,8 @@ from sessions.serializers import (
     StatusChangeSerializer,
 )
 from sessions.services import sync_sessions, update_metadata
+from sessions.sparse import PARAMETER as FIELDS
+from sessions.sparse import fields_parameter, requested_fields
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +111,14 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
+SESSION_FIELDS = SessionSerializer.Meta.fields
+IMAGE_FIELDS = ImageSerializer.Meta.fields
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Sessions, filtered and ordered, newest first by default"),
-    retrieve=extend_schema(summary="One session"),
+    list=extend_schema(summary="Sessions, filtered and ordered, newest first by default",
+                       parameters=[fields_parameter(SESSION_FIELDS)]),
+    retrieve=extend_schema(summary="One session", parameters=[fields_parameter(SESSION_FIELDS)]),
 )
 class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Generation sessions with their stats and user metadata."""
@@ -125,12 +132,19 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     # The filters each action takes (its query parameters, and their OpenAPI description).
     filtersets: dict[str, type[FilterSet]] = {"list": SessionFilter, "images": ImageFilter}
     paginated = frozenset({"list", "recent_liked", "images"})
+    # The actions that answer items and take fields= (the item's fields they choose from).
+    sparse_items: dict[str, list[str]] = {"list": SESSION_FIELDS, "retrieve": SESSION_FIELDS,
+                                          "recent_liked": SESSION_FIELDS, "images": IMAGE_FIELDS}
+    wanted: frozenset[str] | None = None
 
     # The body each action takes (the browsable API builds its forms from these).
     serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
 
     def get_queryset(self):
-        return selectors.sessions_with_details()
+        return selectors.sessions_with_details(fields=self.wanted)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "fields": self.wanted}
 
     def get_serializer_class(self) -> type:
         return self.serializer_classes.get(self.action, SessionSerializer)
@@ -141,10 +155,14 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         allowed = set(filterset.base_filters) if filterset else set()
         if self.action in self.paginated:
             allowed |= PAGINATION_PARAMETERS
+        if self.action in self.sparse_items:
+            allowed.add(FIELDS)
         reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
+        if self.action in self.sparse_items:
+            self.wanted = requested_fields(request, self.sparse_items[self.action])
 
     def get_object(self) -> Session:
-        session = selectors.sessions_with_details().filter(name=self.kwargs["name"]).first()
+        session = self.get_queryset().filter(name=self.kwargs["name"]).first()
         if session is None:
             raise no_such_session(self.kwargs["name"])
         return session
@@ -156,10 +174,10 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return session
 
     @extend_schema(summary="Favourite sessions, most recently annotated first",
-                   responses=SessionSerializer(many=True))
+                   responses=SessionSerializer(many=True), parameters=[fields_parameter(SESSION_FIELDS)])
     @action(detail=False, url_path="recent/liked", pagination_class=RecentLikedPagination, filter_backends=[])
     def recent_liked(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.recently_liked_sessions())
+        page = self.paginate_queryset(selectors.recently_liked_sessions(fields=self.wanted))
         return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     @extend_schema(summary="The session's stats", responses={200: StatsSerializer, 404: OpenApiResponse(
@@ -241,7 +259,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
         return Response(SessionSerializer(self.get_queryset().get(pk=session.pk)).data)
 
-    @extend_schema(summary="The session's images", responses=ImageSerializer(many=True))
+    @extend_schema(summary="The session's images", responses=ImageSerializer(many=True),
+                   parameters=[fields_parameter(IMAGE_FIELDS)])
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> Response:
         session = self.session()
@@ -249,7 +268,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"session": session}).data)
+        return self.get_paginated_response(
+            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data)
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])
@@ -261,7 +281,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return file_response(request, path, "application/json")
 
 
-@extend_schema_view(list=extend_schema(summary="Images across the library, newest first; q searches them"))
+@extend_schema_view(list=extend_schema(summary="Images across the library, newest first; q searches them",
+                                       parameters=[fields_parameter(IMAGE_FIELDS)]))
 class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Images of every session in the library."""
 
@@ -269,16 +290,21 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = LibraryImageFilter
     pagination_class = ImagePagination
+    wanted: frozenset[str] | None = None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema only needs the model
             return SessionImage.objects.none()
-        return selectors.library_images()
+        return selectors.library_images(with_params=self.wanted is None or "params" in self.wanted)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "fields": self.wanted}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS,
-                               free_text=free_text_parameters(LibraryImageFilter))
+        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS
+                                  | {FIELDS}, free_text=free_text_parameters(LibraryImageFilter))
+        self.wanted = requested_fields(request, IMAGE_FIELDS)
 
 
 def no_such_session(name: str) -> NotFound:

@@ -31,11 +31,11 @@ def test_every_contract_path_is_documented(schema: dict) -> None:
 def test_every_list_filter_is_documented(schema: dict) -> None:
     parameters = {p["name"]: p for p in schema["paths"]["/api/sessions/"]["get"]["parameters"]}
     assert set(parameters) == {"liked", "test", "complete", "seed_sweep", "model", "from_date", "to_date", "status",
-                               "tag", "q", "ordering", "limit", "offset"}
+                               "tag", "q", "ordering", "limit", "offset", "fields"}
     assert all(parameter.get("description") for parameter in parameters.values())
     assert parameters["liked"]["schema"]["type"] == "boolean"
     images = {p["name"] for p in schema["paths"]["/api/sessions/{name}/images/"]["get"]["parameters"]}
-    assert images == {"name", "variation", "seed", "since", "limit", "offset"}
+    assert images == {"name", "variation", "seed", "since", "limit", "offset", "fields"}
 
 
 def test_envelopes_and_objects(schema: dict) -> None:
