@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from sessions.models import Session
-from sessions.services import sync_sessions, update_metadata
+from sessions.services import update_metadata
 from tests.conftest import create_session
 
 pytestmark = pytest.mark.django_db
