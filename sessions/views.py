@@ -38,6 +38,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions import selectors, stream
+from sessions.conditional import library_validator, session_data_validator, session_validator
 from sessions.filters import (
     ImageFilter,
     LibraryImageFilter,
@@ -136,6 +137,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     sparse_items: dict[str, list[str]] = {"list": SESSION_FIELDS, "retrieve": SESSION_FIELDS,
                                           "recent_liked": SESSION_FIELDS, "images": IMAGE_FIELDS}
     wanted: frozenset[str] | None = None
+    # The answers with an ETag and Last-Modified, 304 when the client's copy is current.
+    conditional = frozenset({"list", "retrieve", "recent_liked", "stats", "images"})
 
     # The body each action takes (the browsable API builds its forms from these).
     serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
@@ -145,6 +148,26 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "fields": self.wanted}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())  # a bad filter is a 400, never a 304
+        self.pages.validate(request)
+        validator = library_validator(request)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        page = self.paginate_queryset(queryset)
+        return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        validator = session_validator(request, self.kwargs["name"])
+        if validator is None:
+            raise no_such_session(self.kwargs["name"])
+        return validator.not_modified(request) or validator.stamp(super().retrieve(request, *args, **kwargs))
+
+    @property
+    def pages(self) -> EnvelopePagination:
+        assert isinstance(self.paginator, EnvelopePagination)
+        return self.paginator
 
     def get_serializer_class(self) -> type:
         return self.serializer_classes.get(self.action, SessionSerializer)
@@ -177,14 +200,23 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    responses=SessionSerializer(many=True), parameters=[fields_parameter(SESSION_FIELDS)])
     @action(detail=False, url_path="recent/liked", pagination_class=RecentLikedPagination, filter_backends=[])
     def recent_liked(self, request: Request) -> Response:
+        self.pages.validate(request)
+        validator = library_validator(request)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
         page = self.paginate_queryset(selectors.recently_liked_sessions(fields=self.wanted))
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
     @extend_schema(summary="The session's stats", responses={200: StatsSerializer, 404: OpenApiResponse(
         description="No such session, or it has no readable manifest.")})
     @action(detail=True, url_path="stats", filter_backends=[])
     def stats(self, request: Request, name: str) -> Response:
-        return Response(StatsSerializer(self._stats_of(self.session())).data)
+        session = self.session()
+        stats = self._stats_of(session)  # none: a 404 whatever the client holds
+        validator = session_data_validator(request, session, "stats")
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        return validator.stamp(Response(StatsSerializer(stats).data))
 
     @extend_schema(
         summary="Recompute the session's stats from disk now", request=None,
@@ -267,9 +299,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
+        self.pages.validate(request)
+        validator = session_data_validator(request, session, "images")
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
         page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(
-            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data)
+        return validator.stamp(self.get_paginated_response(
+            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data))
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])

@@ -63,11 +63,11 @@ class TestSessions:
             self, api, synced_results: Path, django_assert_num_queries) -> None:
         for session in Session.objects.all():
             update_metadata(session=session, changes={"tags": ["a"]})
-        # token, the user's other tokens, count, the page's ids, their sessions (with stats and
-        # metadata), their tags
-        with django_assert_num_queries(6):
+        # token, the user's other tokens, the validator, count, the page's ids, their sessions
+        # (with stats and metadata), their tags
+        with django_assert_num_queries(7):
             ok(api.get("/api/sessions/"))
-        with django_assert_num_queries(5) as captured:
+        with django_assert_num_queries(6) as captured:
             ok(api.get(f"/api/sessions/?fields={FEW}"))
         details = captured.captured_queries[-1]["sql"]
         assert "stats" not in details and "metadata" not in details
