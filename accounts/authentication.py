@@ -38,3 +38,12 @@ class BearerTokenAuthentication(TokenAuthentication):
                     raise Throttled(wait=TOKEN_FAILURE_WINDOW.total_seconds(),
                                     detail="Too many wrong tokens from this address; try again later.") from None
             raise
+
+    def _cleanup_token(self, auth_token: Any) -> bool:
+        """Whether the token has expired (and is deleted). knox also reads all the user's other
+        tokens on every request to delete expired ones; ours get no expiry (REST_KNOX's
+        TOKEN_TTL is None), so that query is left out. The token's own expiry still counts."""
+        if auth_token.expiry is not None and auth_token.expiry < timezone.now():
+            auth_token.delete()
+            return True
+        return False

@@ -225,15 +225,15 @@ class TestQueryCount:
         sync_sessions(results_dir=empty_results_dir)
         for session in Session.objects.all()[:20]:
             update_metadata(session=session, changes={"is_favorite": True, "tags": ["a", "b", "c"]})
-        # token, the user's other tokens (knox checks their expiry), the validator (ETag), count,
-        # the page's ids, their sessions with stats and metadata, their tags
-        with django_assert_num_queries(7):
+        # the token with its user, the validator (ETag), count, the page's ids, their sessions
+        # with stats and metadata, their tags
+        with django_assert_num_queries(6):
             assert len(api.get("/api/sessions/?limit=1").json()["sessions"]) == 1
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             assert len(api.get("/api/sessions/?limit=30").json()["sessions"]) == 30
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             assert len(api.get("/api/sessions/?liked=true&tag=a&limit=30").json()["sessions"]) == 20
-        with django_assert_num_queries(7):
+        with django_assert_num_queries(6):
             assert len(api.get("/api/sessions/recent/liked?limit=20").json()["sessions"]) == 20
 
 
