@@ -1,6 +1,6 @@
 #!/usr/bin/env python
 """The API's lean answers through a real server (gunicorn on 127.0.0.1, SQLite, 1,000 sessions
-× 20 images made by mklib.py, one session in ten liked and tagged): the cached stats, the 304
+× 10 images made by mklib.py, one session in ten liked and tagged): the cached stats, the 304
 path, and what a page of 100 sessions weighs; with --profile, where a stats request's time
 goes (cProfile through Django's test client, in this process) and its queries.
 
@@ -132,9 +132,9 @@ def main() -> None:
     data_dir = setup_django(data_dir=Path(tempfile.mkdtemp(prefix="sdgen-bench-lean-")))
     from sessions.models import Session
 
-    results, token = prepare(1000, 20)
+    results, token = prepare(1000, 10)
     name = Session.objects.order_by("-created_at").values_list("name", flat=True)[500]
-    print(f"1,000 sessions × 20 images ({data_dir}), median and p95 of {args.requests} requests:")
+    print(f"1,000 sessions × 10 images ({data_dir}), median and p95 of {args.requests} requests:")
     server = Server(results)
     try:
         served(server.port, token, name, args.requests)
