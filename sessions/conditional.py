@@ -97,10 +97,10 @@ def session_validator(request: Request, name: str) -> Validator | None:
     return _validator(request, "item", pk, change_seq, updated_at, metadata_updated_at, last_modified=last_modified)
 
 
-def session_data_validator(request: Request, session: Session, kind: str) -> Validator:
-    """For what the sync alone writes of a loaded session (``kind``: its stats, its images)."""
-    return _validator(request, kind, session.pk, session.change_seq, session.updated_at,
-                      last_modified=session.updated_at)
+def session_data_validator(request: Request, kind: str, *, pk: int, change_seq: int,
+                           updated_at: datetime) -> Validator:
+    """For what the sync alone writes of a session (``kind``: its stats, its images), from its row."""
+    return _validator(request, kind, pk, change_seq, updated_at, last_modified=updated_at)
 
 
 def conditional_parameters() -> list[OpenApiParameter]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
@@ -33,6 +33,23 @@ def sessions_with_details(*, fields: Collection[str] | None = None) -> QuerySet[
         sessions = sessions.select_related("metadata").prefetch_related(
             Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
     return sessions
+
+
+class StatsAnswer(NamedTuple):
+    pk: int
+    change_seq: int
+    updated_at: datetime
+    has_manifest: bool
+    source: str | None  # None: no stats row
+    rendered: str | None
+
+
+def stats_answer(name: str) -> StatsAnswer | None:
+    """What ``GET /api/sessions/{name}/stats`` needs, in one narrow query: the session's
+    validators, whether it has stats, and their rendered JSON."""
+    rows = (Session.objects.in_library().filter(name=name).order_by()
+            .values_list("pk", "change_seq", "updated_at", "has_manifest", "stats__source", "stats__rendered")[:1])
+    return next((StatsAnswer(*row) for row in rows), None)
 
 
 def recently_liked_sessions(*, fields: Collection[str] | None = None) -> QuerySet[Session]:
