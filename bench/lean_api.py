@@ -85,6 +85,8 @@ def served(port: int, token: str, name: str, count: int) -> None:
     for label, path, headers, expect in rows:
         seconds = measure(port, path, headers, count, expect)
         print(f"  {label:15} {summary(seconds) if seconds else 'not offered by this version'}", flush=True)
+    connection.close()  # idle while the rest was measured: the server may have closed it
+    connection = http.client.HTTPConnection("127.0.0.1", port)
     _, full = ask(connection, "/api/sessions/?limit=100", auth)
     few, few_body = ask(connection, f"/api/sessions/?limit=100&fields={FEW}", auth)
     zipped, zipped_body = ask(connection, "/api/sessions/?limit=100", {**auth, "Accept-Encoding": "gzip"})
@@ -102,7 +104,7 @@ def profile(token: str, name: str, count: int) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+    client = Client(HTTP_AUTHORIZATION=f"Bearer {token}", HTTP_HOST="127.0.0.1")
     path = f"/api/sessions/{name}/stats"
     for _ in range(20):
         client.get(path)
@@ -120,7 +122,7 @@ def profile(token: str, name: str, count: int) -> None:
     print(f"\n{count} stats requests in process: {(time.perf_counter() - started) / count * 1000:.2f} ms each "
           "(with the profiler's own cost)")
     out = io.StringIO()
-    pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(18)
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(30)
     print(out.getvalue())
 
 
