@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple
-from weakref import WeakKeyDictionary
 
-from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from sdgen_site.prepared import PreparedQuery
 from sessions.image_parameters import PARAM_KEYS
 from sessions.models import (
     IN_LIBRARY,
@@ -35,35 +34,6 @@ def sessions_with_details(*, fields: Collection[str] | None = None) -> QuerySet[
         sessions = sessions.select_related("metadata").prefetch_related(
             Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
     return sessions
-
-
-class PreparedQuery:
-    """A read query the ORM builds and compiles once per database connection, then runs again
-    with a new value: for the hot lookups where building and compiling the query costs more
-    than running it. ``build`` makes the queryset from a marker value that stands for the
-    value given each time; the ORM's own converters turn the columns into Python values."""
-
-    MARKER = "\x00prepared-query-value\x00"
-
-    def __init__(self, build: Callable[[str], QuerySet]) -> None:
-        self.build = build
-        self.compiled: WeakKeyDictionary[Any, tuple[Any, str, list[Any], list[int]]] = WeakKeyDictionary()
-
-    def rows(self, value: str) -> list[tuple[Any, ...]]:
-        connection = connections[DEFAULT_DB_ALIAS]
-        if connection not in self.compiled:
-            compiler = self.build(self.MARKER).query.get_compiler(connection=connection)
-            sql, params = compiler.as_sql()
-            at = [index for index, param in enumerate(params) if param == self.MARKER]
-            self.compiled[connection] = (compiler, sql, list(params), at)
-        compiler, sql, params, at = self.compiled[connection]
-        params = list(params)
-        for index in at:
-            params[index] = value
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            fetched = cursor.fetchall()
-        return list(compiler.results_iter(results=[fetched], tuple_expected=True))
 
 
 class StatsAnswer(NamedTuple):
