@@ -29,6 +29,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from sdgen_site.prepared import PreparedQuery
 from sessions.models import ChangeCounter, Session, SessionMetadata
 
 AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
@@ -75,11 +76,19 @@ def _validator(request: Request, *parts: object, last_modified: datetime | None)
     return Validator(etag=f'"{digest}"', last_modified=last_modified if settled else None)
 
 
+# Compiled once per connection (sdgen_site.prepared): they run before every answer.
+_LIBRARY = PreparedQuery(lambda _: (
+    ChangeCounter.objects.filter(pk=1).order_by()
+    .annotate(newest_metadata=Subquery(SessionMetadata.objects.order_by("-updated_at").values("updated_at")[:1]))
+    .values_list("value", "changed_at", "newest_metadata")))
+_SESSION = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list("pk", "change_seq", "updated_at", "metadata__updated_at")[:1]))
+
+
 def library_validator(request: Request) -> Validator:
     """For answers about many sessions: moves with any change to any of them."""
-    newest_metadata = Subquery(SessionMetadata.objects.order_by("-updated_at").values("updated_at")[:1])
-    row = (ChangeCounter.objects.filter(pk=1).annotate(newest_metadata=newest_metadata)
-           .values_list("value", "changed_at", "newest_metadata").first())
+    row = next(iter(_LIBRARY.rows("")), None)
     if row is None:  # nothing synced yet
         row = (0, None, SessionMetadata.objects.aggregate(newest=Max("updated_at"))["newest"])
     changed = [moment for moment in row[1:] if moment is not None]
@@ -88,8 +97,7 @@ def library_validator(request: Request) -> Validator:
 
 def session_validator(request: Request, name: str) -> Validator | None:
     """For a session item (with its metadata); None without such a session."""
-    row = (Session.objects.in_library().filter(name=name)
-           .values_list("pk", "change_seq", "updated_at", "metadata__updated_at").first())
+    row = next(iter(_SESSION.rows(name)), None)
     if row is None:
         return None
     pk, change_seq, updated_at, metadata_updated_at = row
