@@ -7,6 +7,8 @@ from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
+from django.middleware.gzip import GZipMiddleware
 
 logger = logging.getLogger(__name__)
 
@@ -56,3 +58,21 @@ class DatabaseUnavailableMiddleware:
         response = _answer(request, 503, "The database is not available right now; try again shortly.")
         response["Retry-After"] = str(RETRY_AFTER_SECONDS)
         return response
+
+
+class ApiJsonGZipMiddleware(GZipMiddleware):
+    """Compresses the API's JSON answers for clients that accept gzip (Django's GZipMiddleware,
+    which leaves out answers under 200 bytes and adds random padding against BREACH).
+
+    Only those: HTML pages carry CSRF tokens next to text a visitor can put in the URL (what
+    BREACH needs), the live stream must not be held back, and images are compressed already.
+    No API answer holds a secret (tokens are shown by ``manage.py drf_create_token`` alone);
+    an answer that ever does must be sent with ``Cache-Control: no-store``, and is left alone.
+    """
+
+    def process_response(self, request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+        if (not request.path.startswith(API_PREFIX)
+                or not response.get("Content-Type", "").startswith("application/json")
+                or "no-store" in response.get("Cache-Control", "")):
+            return response
+        return super().process_response(request, response)

@@ -115,6 +115,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Before the rest, so that it compresses their final answers (the API's JSON only).
+    "sdgen_site.middleware.ApiJsonGZipMiddleware",
     "sdgen_site.middleware.RejectNulCharactersMiddleware",
     "sdgen_site.middleware.DatabaseUnavailableMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.db import connection, transaction
+from django.utils import timezone
 
 from sessions.models import ChangeCounter, Session
 
@@ -22,7 +23,8 @@ def stamp_changes(session_ids: Sequence[int]) -> None:
         counter = ChangeCounter.objects.select_for_update().get_or_create(pk=1)[0]
         first = counter.value + 1
         counter.value += len(ids)
-        counter.save(update_fields=["value"])
+        counter.changed_at = timezone.now()
+        counter.save(update_fields=["value", "changed_at"])
         table = connection.ops.quote_name(Session._meta.db_table)
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET change_seq = %s WHERE id = %s",

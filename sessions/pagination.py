@@ -41,6 +41,11 @@ class EnvelopePagination(LimitOffsetPagination):
     def get_offset(self, request: Request) -> int:
         return _whole_number(request, self.offset_query_param, default=0, minimum=0)
 
+    def validate(self, request: Request) -> None:
+        """A malformed limit or offset is a 400 before anything else is answered (a 304 too)."""
+        self.get_limit(request)
+        self.get_offset(request)
+
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         """The page's ids first (an index walk, however deep the offset), then the details of
         those ids only: a deep page costs what the first one costs."""

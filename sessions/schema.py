@@ -19,6 +19,8 @@ from drf_spectacular.plumbing import ResolvedComponent, build_parameter_type
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import permissions, serializers
 
+from sessions.conditional import conditional_parameters
+
 ERROR = "Error"
 VALIDATION_ERROR = "ValidationError"
 
@@ -61,6 +63,7 @@ DESCRIPTIONS = {
     429: "Too many wrong tokens from this address; try again later.",
     503: "The database is not available right now; try again shortly.",
 }
+NOT_MODIFIED = "Not modified: the copy named by If-None-Match (or If-Modified-Since) is current; no body."
 # Path parameters illustrated with the reference fixtures' output (a session of the real CLI).
 PATH_EXAMPLES = {"name": "20261121_043601-facial_expressions", "filename": "facial_expressions_0000_seed-42.png"}
 NO_NUL = r"^[^\x00]*$"
@@ -76,6 +79,8 @@ class ApiAutoSchema(AutoSchema):
         responses = copy.deepcopy(super()._get_response_bodies(direction))
         for status, description in self.error_codes().items():
             responses.setdefault(str(status), {"description": description})
+        if self.is_conditional():
+            responses["304"] = {"description": NOT_MODIFIED, "headers": self._get_response_headers_for_code("304")}
         for code, response in responses.items():
             # Errors the view declared with a description alone get their body here, in
             # whichever format the client's Accept chose.
@@ -105,6 +110,14 @@ class ApiAutoSchema(AutoSchema):
         codes[503] = DESCRIPTIONS[503]
         return codes
 
+    def is_conditional(self) -> bool:
+        """A GET that answers 304 when the client's copy is current (sessions.conditional)."""
+        return self.method == "GET" and getattr(self.view, "action", None) in getattr(self.view, "conditional", ())
+
+    def get_override_parameters(self) -> list[Any]:
+        parameters = super().get_override_parameters()
+        return [*parameters, *conditional_parameters()] if self.is_conditional() else parameters
+
     def _may_refuse(self, permission: object) -> bool:
         # The API's permission rules let reads pass (sessions.permissions.api_permission).
         return not (getattr(permission, "reads_pass", False) and self.method in permissions.SAFE_METHODS)
@@ -124,6 +137,11 @@ class ApiAutoSchema(AutoSchema):
         # Bodies that refuse unknown fields say so (sessions.serializers.RejectUnknownFieldsMixin).
         if direction == "request" and getattr(serializer, "rejects_unknown_fields", False):
             schema["additionalProperties"] = False
+        # Items that fields= can thin out (sessions.sparse) hold every field unless asked otherwise.
+        if direction == "response" and getattr(serializer, "sparse", False):
+            schema.pop("required", None)
+            schema["description"] = (schema.get("description", "") + "\n\nEvery field is present unless "
+                                     "`fields=` names fewer.").strip()
         return schema
 
     def _get_parameters(self) -> list[dict[str, Any]]:

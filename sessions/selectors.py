@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db.models import Count, Prefetch, QuerySet, Sum
 
+from sdgen_site.prepared import PreparedQuery
 from sessions.image_parameters import PARAM_KEYS
 from sessions.models import (
     IN_LIBRARY,
@@ -22,16 +24,40 @@ from sessions.models import (
 )
 
 
-def sessions_with_details() -> QuerySet[Session]:
-    """Sessions with what an API item shows: stats, metadata and its tags."""
-    return (
-        Session.objects.in_library().select_related("stats", "metadata")
-        .prefetch_related(Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
-    )
+def sessions_with_details(*, fields: Collection[str] | None = None) -> QuerySet[Session]:
+    """Sessions with what an API item shows: stats, metadata and its tags; with ``fields`` (an
+    item's field names), only the parts those need."""
+    sessions = Session.objects.in_library()
+    if fields is None or "stats" in fields:
+        sessions = sessions.select_related("stats")
+    if fields is None or "metadata" in fields:
+        sessions = sessions.select_related("metadata").prefetch_related(
+            Prefetch("metadata__tags", queryset=SessionTag.objects.order_by("position")))
+    return sessions
 
 
-def recently_liked_sessions() -> QuerySet[Session]:
-    return sessions_with_details().filter(metadata__is_favorite=True).order_by("-metadata__updated_at", "-id")
+class StatsAnswer(NamedTuple):
+    pk: int
+    change_seq: int
+    updated_at: datetime
+    has_manifest: bool
+    source: str | None  # None: no stats row
+    rendered: str | None
+
+
+_STATS_ANSWER = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list("pk", "change_seq", "updated_at", "has_manifest", "stats__source", "stats__rendered")[:1]))
+
+
+def stats_answer(name: str) -> StatsAnswer | None:
+    """What ``GET /api/sessions/{name}/stats`` needs, in one narrow query (prepared: the stats
+    are polled often): the session's validators, whether it has stats, and their rendered JSON."""
+    return next((StatsAnswer(*row) for row in _STATS_ANSWER.rows(name)), None)
+
+
+def recently_liked_sessions(*, fields: Collection[str] | None = None) -> QuerySet[Session]:
+    return sessions_with_details(fields=fields).filter(metadata__is_favorite=True).order_by("-metadata__updated_at", "-id")
 
 
 def session_events(session: Session) -> QuerySet[Event]:
@@ -42,15 +68,16 @@ def session_images(session: Session) -> QuerySet[SessionImage]:
     return SessionImage.objects.filter(session=session).order_by("index", "filename")
 
 
-def library_images() -> QuerySet[SessionImage]:
+def library_images(*, with_params: bool = True) -> QuerySet[SessionImage]:
     """Images across the library (forgotten sessions' left out), newest first, with their
-    session's name and the settings its manifest gives (an sdgen image's parameters)."""
+    session's name and (``with_params``) the settings its manifest gives (an sdgen image's
+    parameters)."""
     images = SessionImage.objects.all()
     forgotten = Session.objects.filter(~IN_LIBRARY).values("pk")
     if forgotten.exists():  # seldom: no test per image at all then
         images = images.exclude(session_id__in=forgotten)
-    settings = [f"session__stats__{key}" for key in PARAM_KEYS]
-    return (images.select_related("session__stats")
+    settings = [f"session__stats__{key}" for key in PARAM_KEYS] if with_params else []
+    return (images.select_related("session__stats" if with_params else "session")
             .only(*(f.name for f in SessionImage._meta.concrete_fields), "session__name", *settings)
             .order_by(*newest_images_first()))
 

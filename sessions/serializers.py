@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -21,6 +21,8 @@ from sessions.models import (
     UserRating,
 )
 from sessions.services.metadata import MAX_NOTE_LENGTH, MAX_TAG_LENGTH, MAX_TAGS, normalize_tags
+from sessions.stats_object import FIELDS as STATS_FIELDS
+from sessions.stats_object import iso8601, stats_object
 
 
 class RejectUnknownFieldsMixin(serializers.Serializer):
@@ -50,14 +52,6 @@ class MillisecondsField(serializers.DateTimeField):
         return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
-def iso8601(value: datetime | None) -> str | None:
-    """A datetime as DRF writes it (UTC, 'Z'), without a field object per value."""
-    if value is None:
-        return None
-    text = value.astimezone(timezone.utc).isoformat()
-    return text[:-6] + "Z" if text.endswith("+00:00") else text
-
-
 class StatsSerializer(serializers.ModelSerializer):
     images_expected = serializers.IntegerField(source="session.images_expected", allow_null=True)
     images_actual = serializers.IntegerField(source="session.images_actual")
@@ -68,35 +62,13 @@ class StatsSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = SessionStats
-        fields = [
-            "sd_model", "sampler_name", "scheduler", "steps", "cfg_scale", "width", "height", "template_version",
-            "generation_mode", "seed_mode", "seed_base", "seed_min", "seed_max", "resolved_prompt", "negative_prompt",
-            "images_expected", "images_actual", "images_recorded", "completion_percentage", "is_seed_sweep",
-            "placeholders", "variations_summary", "variations_theoretical", "session_created_at",
-            "manifest_generated_at", "first_image_created_at", "last_image_created_at", "stats_computed_at",
-            "stats_version", "source",
-        ]
+        fields = STATS_FIELDS
         read_only_fields = fields
-
-    _DATETIMES = frozenset({"manifest_generated_at", "first_image_created_at", "last_image_created_at",
-                            "stats_computed_at"})
-    _FROM_SESSION = {"images_expected": "images_expected", "images_actual": "images_actual",
-                     "completion_percentage": "completion_percentage", "session_created_at": "created_at"}
 
     def to_representation(self, stats: SessionStats) -> dict[str, Any]:
         # The same output as DRF's field-by-field serialization (tests compare the two), at a
         # fraction of the cost: lists of 500 sessions are read often.
-        session = stats.session
-        data = {}
-        for name in self.Meta.fields:
-            if name in self._FROM_SESSION:
-                value = getattr(session, self._FROM_SESSION[name])
-                data[name] = iso8601(value) if name == "session_created_at" else value
-            elif name in self._DATETIMES:
-                data[name] = iso8601(getattr(stats, name))
-            else:
-                data[name] = getattr(stats, name)
-        return data
+        return stats_object(stats, stats.session)
 
 
 class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
@@ -150,6 +122,9 @@ class MetadataSerializer(RejectUnknownFieldsMixin, serializers.ModelSerializer):
 
 
 class SessionSerializer(serializers.ModelSerializer):
+    # context["fields"]: only those fields (fields=), each built only when asked for; the OpenAPI
+    # document says any may be left out.
+    sparse = True
     session_id = serializers.CharField(source="name")
     session_path = serializers.CharField(source="name", help_text="Relative to the results folder.")
     thumbnail_url = serializers.SerializerMethodField(help_text="The first PNG's thumbnail, null without one.")
@@ -169,6 +144,10 @@ class SessionSerializer(serializers.ModelSerializer):
         return image_url(session.name, cover, thumbnail=True) if cover else None
 
     def to_representation(self, session: Session) -> dict[str, Any]:
+        wanted = self.context.get("fields")
+        if wanted is not None:
+            # Only what was asked for is built (stats and metadata are the costly parts).
+            return {name: _SESSION_FIELDS[name](self, session) for name in self.Meta.fields if name in wanted}
         # A missing one-to-one row raises RelatedObjectDoesNotExist, an AttributeError: None.
         stats = getattr(session, "stats", None)
         metadata = getattr(session, "metadata", None)
@@ -188,6 +167,33 @@ class SessionSerializer(serializers.ModelSerializer):
             "stats": self.fields["stats"].to_representation(stats) if stats is not None else None,
             "metadata": self.fields["metadata"].to_representation(metadata) if metadata is not None else None,
         }
+
+    def _stats(self, session: Session) -> dict[str, Any] | None:
+        stats = getattr(session, "stats", None)
+        return self.fields["stats"].to_representation(stats) if stats is not None else None
+
+    def _metadata(self, session: Session) -> dict[str, Any] | None:
+        metadata = getattr(session, "metadata", None)
+        return self.fields["metadata"].to_representation(metadata) if metadata is not None else None
+
+
+# Each field of a session item, built on its own (for ``fields=``); the same values as above.
+_SESSION_FIELDS: dict[str, Callable[[SessionSerializer, Session], Any]] = {
+    "session_id": lambda _, s: s.name,
+    "uuid": lambda _, s: str(s.uuid),
+    "session_path": lambda _, s: s.name,
+    "created_at": lambda _, s: iso8601(s.created_at),
+    "status": lambda _, s: s.status,
+    "has_manifest": lambda _, s: s.has_manifest,
+    "is_missing": lambda _, s: s.is_missing,
+    "sync_error": lambda _, s: s.sync_error,
+    "images_actual": lambda _, s: s.images_actual,
+    "images_expected": lambda _, s: s.images_expected,
+    "completion_percentage": lambda _, s: s.completion_percentage,
+    "thumbnail_url": SessionSerializer.get_thumbnail_url,
+    "stats": SessionSerializer._stats,
+    "metadata": SessionSerializer._metadata,
+}
 
 
 class EventSerializer(serializers.ModelSerializer):
@@ -212,6 +218,9 @@ def image_params(image: SessionImage, stats: SessionStats | None) -> dict[str, A
 class ImageSerializer(serializers.ModelSerializer):
     """An image item. The session comes from ``context["session"]`` (a session's images) or
     from ``image.session`` (images across the library, with its stats)."""
+
+    # context["fields"]: only those fields (fields=); the OpenAPI document says any may be left out.
+    sparse = True
 
     session_id = serializers.SerializerMethodField(help_text="The session's name.")
     generator = serializers.CharField(allow_null=True, help_text='"sdgen", or the generator whose parameters the '
@@ -250,6 +259,9 @@ class ImageSerializer(serializers.ModelSerializer):
         return image_url(self._session_name(image), image.filename, thumbnail=True)
 
     def to_representation(self, image: SessionImage) -> dict[str, Any]:
+        wanted = self.context.get("fields")
+        if wanted is not None:
+            return {name: _IMAGE_FIELDS[name](self, image) for name in self.Meta.fields if name in wanted}
         # Field by field as DRF would (tests compare the two), without a field object per value.
         session = self._session(image)
         name = session.name
@@ -264,6 +276,30 @@ class ImageSerializer(serializers.ModelSerializer):
             "thumbnail_url": image_url(name, image.filename, thumbnail=True)
             if exists and is_thumbnail_source(image.filename) else None,
         }
+
+    def _params(self, image: SessionImage) -> dict[str, Any]:
+        return image_params(image, getattr(self._session(image), "stats", None))
+
+
+# Each field of an image item, built on its own (for ``fields=``); the same values as above.
+_IMAGE_FIELDS: dict[str, Callable[[ImageSerializer, SessionImage], Any]] = {
+    "session_id": ImageSerializer.get_session_id,
+    "filename": lambda _, i: i.filename,
+    "index": lambda _, i: i.index,
+    "generator": lambda _, i: i.generator,
+    "seed": lambda _, i: i.seed,
+    "prompt": lambda _, i: i.prompt,
+    "negative_prompt": lambda _, i: i.negative_prompt,
+    "params": ImageSerializer._params,
+    "applied_variations": lambda _, i: i.applied_variations,
+    "width": lambda _, i: i.width,
+    "height": lambda _, i: i.height,
+    "file_size": lambda _, i: i.file_size,
+    "created_at": lambda _, i: iso8601(i.created_at),
+    "exists": lambda _, i: i.exists,
+    "url": ImageSerializer.get_url,
+    "thumbnail_url": ImageSerializer.get_thumbnail_url,
+}
 
 
 class StatusChangeSerializer(RejectUnknownFieldsMixin, serializers.Serializer):

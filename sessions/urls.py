@@ -3,14 +3,8 @@ from __future__ import annotations
 from django.urls import path, re_path
 from rest_framework.routers import DynamicRoute, SimpleRouter
 
-from sessions.views import (
-    ChangeStreamView,
-    HealthView,
-    LibraryImageViewSet,
-    LibraryStatsView,
-    SessionViewSet,
-    api_not_found,
-)
+from sessions.library_views import ChangeStreamView, HealthView, LibraryStatsView
+from sessions.views import LibraryImageViewSet, SessionViewSet, api_not_found
 
 
 class ContractRouter(SimpleRouter):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Collection
 from pathlib import Path
@@ -10,34 +9,31 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
-from django.db import DatabaseError
 from django.http import (
     FileResponse,
     HttpRequest,
     HttpResponse,
     HttpResponsePermanentRedirect,
     JsonResponse,
-    StreamingHttpResponse,
 )
 from django.http.response import HttpResponseBase
 from django.urls import Resolver404, resolve
-from django.utils import timezone
 from django.utils.cache import get_conditional_response
 from django.utils.http import http_date
 from django_filters import FilterSet
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.permissions import AllowAny, IsAuthenticated
-from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
-from sessions import selectors, stream
+from sessions import selectors
+from sessions.conditional import library_validator, session_data_validator, session_validator
 from sessions.filters import (
     ImageFilter,
     LibraryImageFilter,
@@ -54,8 +50,6 @@ from sessions.scanning import ResultsDirError, resolve_inside
 from sessions.serializers import (
     EventListSerializer,
     EventSerializer,
-    GlobalStatsSerializer,
-    HealthSerializer,
     ImageSerializer,
     MetadataSerializer,
     SessionSerializer,
@@ -63,6 +57,8 @@ from sessions.serializers import (
     StatusChangeSerializer,
 )
 from sessions.services import sync_sessions, update_metadata
+from sessions.sparse import PARAMETER as FIELDS
+from sessions.sparse import fields_parameter, requested_fields
 
 logger = logging.getLogger(__name__)
 
@@ -109,9 +105,15 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
+NO_STATS = "this session has no readable manifest, and its images carry no parameters: no stats"
+SESSION_FIELDS = SessionSerializer.Meta.fields
+IMAGE_FIELDS = ImageSerializer.Meta.fields
+
+
 @extend_schema_view(
-    list=extend_schema(summary="Sessions, filtered and ordered, newest first by default"),
-    retrieve=extend_schema(summary="One session"),
+    list=extend_schema(summary="Sessions, filtered and ordered, newest first by default",
+                       parameters=[fields_parameter(SESSION_FIELDS)]),
+    retrieve=extend_schema(summary="One session", parameters=[fields_parameter(SESSION_FIELDS)]),
 )
 class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Generation sessions with their stats and user metadata."""
@@ -125,12 +127,41 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     # The filters each action takes (its query parameters, and their OpenAPI description).
     filtersets: dict[str, type[FilterSet]] = {"list": SessionFilter, "images": ImageFilter}
     paginated = frozenset({"list", "recent_liked", "images"})
+    # The actions that answer items and take fields= (the item's fields they choose from).
+    sparse_items: dict[str, list[str]] = {"list": SESSION_FIELDS, "retrieve": SESSION_FIELDS,
+                                          "recent_liked": SESSION_FIELDS, "images": IMAGE_FIELDS}
+    wanted: frozenset[str] | None = None
+    # The answers with an ETag and Last-Modified, 304 when the client's copy is current.
+    conditional = frozenset({"list", "retrieve", "recent_liked", "stats", "images"})
 
     # The body each action takes (the browsable API builds its forms from these).
     serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
 
     def get_queryset(self):
-        return selectors.sessions_with_details()
+        return selectors.sessions_with_details(fields=self.wanted)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "fields": self.wanted}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        queryset = self.filter_queryset(self.get_queryset())  # a bad filter is a 400, never a 304
+        self.pages.validate(request)
+        validator = library_validator(request)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        page = self.paginate_queryset(queryset)
+        return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        validator = session_validator(request, self.kwargs["name"])
+        if validator is None:
+            raise no_such_session(self.kwargs["name"])
+        return validator.not_modified(request) or validator.stamp(super().retrieve(request, *args, **kwargs))
+
+    @property
+    def pages(self) -> EnvelopePagination:
+        assert isinstance(self.paginator, EnvelopePagination)
+        return self.paginator
 
     def get_serializer_class(self) -> type:
         return self.serializer_classes.get(self.action, SessionSerializer)
@@ -141,10 +172,14 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         allowed = set(filterset.base_filters) if filterset else set()
         if self.action in self.paginated:
             allowed |= PAGINATION_PARAMETERS
+        if self.action in self.sparse_items:
+            allowed.add(FIELDS)
         reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
+        if self.action in self.sparse_items:
+            self.wanted = requested_fields(request, self.sparse_items[self.action])
 
     def get_object(self) -> Session:
-        session = selectors.sessions_with_details().filter(name=self.kwargs["name"]).first()
+        session = self.get_queryset().filter(name=self.kwargs["name"]).first()
         if session is None:
             raise no_such_session(self.kwargs["name"])
         return session
@@ -156,17 +191,33 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return session
 
     @extend_schema(summary="Favourite sessions, most recently annotated first",
-                   responses=SessionSerializer(many=True))
+                   responses=SessionSerializer(many=True), parameters=[fields_parameter(SESSION_FIELDS)])
     @action(detail=False, url_path="recent/liked", pagination_class=RecentLikedPagination, filter_backends=[])
     def recent_liked(self, request: Request) -> Response:
-        page = self.paginate_queryset(selectors.recently_liked_sessions())
-        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+        self.pages.validate(request)
+        validator = library_validator(request)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        page = self.paginate_queryset(selectors.recently_liked_sessions(fields=self.wanted))
+        return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
     @extend_schema(summary="The session's stats", responses={200: StatsSerializer, 404: OpenApiResponse(
         description="No such session, or it has no readable manifest.")})
     @action(detail=True, url_path="stats", filter_backends=[])
-    def stats(self, request: Request, name: str) -> Response:
-        return Response(StatsSerializer(self._stats_of(self.session())).data)
+    def stats(self, request: Request, name: str) -> HttpResponseBase:
+        # One narrow query, then the JSON the sync rendered: this answer is polled often.
+        answer = selectors.stats_answer(name)
+        if answer is None:
+            raise no_such_session(name)
+        if answer.source is None or (answer.source == "manifest" and not answer.has_manifest):
+            raise NotFound(NO_STATS)  # whatever copy the client holds
+        validator = session_data_validator(request, "stats", pk=answer.pk, change_seq=answer.change_seq,
+                                           updated_at=answer.updated_at)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        if answer.rendered is not None and isinstance(request.accepted_renderer, JSONRenderer):
+            return validator.stamp(HttpResponse(answer.rendered, content_type=JSONRenderer.media_type))
+        return validator.stamp(Response(StatsSerializer(self._stats_of(self.session())).data))
 
     @extend_schema(
         summary="Recompute the session's stats from disk now", request=None,
@@ -196,7 +247,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def _stats_of(session: Session):
         stats = getattr(session, "stats", None)
         if stats is None or (stats.source == "manifest" and not session.has_manifest):
-            raise NotFound("this session has no readable manifest, and its images carry no parameters: no stats")
+            raise NotFound(NO_STATS)
         return stats
 
     @extend_schema(methods=["GET"], summary="The session's user metadata (defaults until first set)",
@@ -241,15 +292,22 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return Response({"detail": str(refusal)}, status=status.HTTP_409_CONFLICT)
         return Response(SessionSerializer(self.get_queryset().get(pk=session.pk)).data)
 
-    @extend_schema(summary="The session's images", responses=ImageSerializer(many=True))
+    @extend_schema(summary="The session's images", responses=ImageSerializer(many=True),
+                   parameters=[fields_parameter(IMAGE_FIELDS)])
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> Response:
         session = self.session()
         filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
+        self.pages.validate(request)
+        validator = session_data_validator(request, "images", pk=session.pk, change_seq=session.change_seq,
+                                           updated_at=session.updated_at)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
         page = self.paginate_queryset(filterset.qs)
-        return self.get_paginated_response(ImageSerializer(page, many=True, context={"session": session}).data)
+        return validator.stamp(self.get_paginated_response(
+            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data))
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])
@@ -261,7 +319,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return file_response(request, path, "application/json")
 
 
-@extend_schema_view(list=extend_schema(summary="Images across the library, newest first; q searches them"))
+@extend_schema_view(list=extend_schema(summary="Images across the library, newest first; q searches them",
+                                       parameters=[fields_parameter(IMAGE_FIELDS)]))
 class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Images of every session in the library."""
 
@@ -269,16 +328,21 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = LibraryImageFilter
     pagination_class = ImagePagination
+    wanted: frozenset[str] | None = None
 
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):  # the OpenAPI schema only needs the model
             return SessionImage.objects.none()
-        return selectors.library_images()
+        return selectors.library_images(with_params=self.wanted is None or "params" in self.wanted)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "fields": self.wanted}
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
-        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS,
-                               free_text=free_text_parameters(LibraryImageFilter))
+        reject_unknown_parameters(request, frozenset(LibraryImageFilter.base_filters) | PAGINATION_PARAMETERS
+                                  | {FIELDS}, free_text=free_text_parameters(LibraryImageFilter))
+        self.wanted = requested_fields(request, IMAGE_FIELDS)
 
 
 def no_such_session(name: str) -> NotFound:
@@ -305,87 +369,3 @@ def api_not_found(request: HttpRequest, path: str = "") -> HttpResponse:
             query = request.META.get("QUERY_STRING", "")
             return HttpResponsePermanentRedirect(with_slash + (f"?{query}" if query else ""))
     return JsonResponse({"detail": "Not found."}, status=404)
-
-
-# Each event of the stream (an OpenAPI 3.0 text/event-stream schema describes one event).
-SESSION_EVENT_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "event": {"type": "string", "enum": ["session"]},
-        "id": {"type": "string", "pattern": "^[0-9]+$", "description": "The change number; send it back as "
-                                                                     "Last-Event-ID to resume after it."},
-        "data": {"type": "string", "description": "JSON: session_id, status, images_actual, images_expected, "
-                                                  "completion_percentage, thumbnail_url, updated_at."},
-    },
-    "required": ["event", "id", "data"],
-}
-
-
-class EventStreamRenderer(BaseRenderer):
-    """``text/event-stream``: what EventSource asks for. Errors go out as an ``error`` event."""
-
-    media_type = "text/event-stream"
-    format = "event-stream"
-    charset = "utf-8"
-
-    def render(self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None) -> bytes:
-        return f"event: error\ndata: {json.dumps(data)}\n\n".encode()
-
-
-class ChangeStreamView(APIView):
-    """Server-Sent Events of library changes (SPEC section 10)."""
-
-    renderer_classes = [EventStreamRenderer, JSONRenderer]
-
-    @extend_schema(
-        summary="Library changes as Server-Sent Events",
-        description="event: session; id: a change number that only grows; data: the session's session_id, status, "
-                    "images_actual, images_expected, completion_percentage, thumbnail_url and updated_at. Send "
-                    "Last-Event-ID to resume after it. A comment every 15 s keeps a quiet connection open.",
-        parameters=[OpenApiParameter("Last-Event-ID", {"type": "string", "pattern": "^[0-9]*$"},
-                                     OpenApiParameter.HEADER,
-                                     description="Resume after this change number (empty: from now on).")],
-        responses={(200, "text/event-stream"): SESSION_EVENT_SCHEMA,
-                   503: OpenApiResponse(description="This server holds as many streams as it may.")},
-    )
-    def get(self, request: Request) -> HttpResponseBase:
-        reject_unknown_parameters(request, ())
-        raw = request.headers.get("Last-Event-ID", "").strip()
-        if raw and not raw.isdigit():
-            raise ValidationError({"Last-Event-ID": [f"'{raw}' is not a change number."]})
-        try:
-            events = stream.EventStream(cursor=int(raw) if raw else None, keepalive=settings.SDGEN_STREAM_KEEPALIVE,
-                                        lifetime=settings.SDGEN_STREAM_LIFETIME)
-        except stream.TooManyStreams:
-            return Response({"detail": "This server holds as many live streams as it may; try again shortly."},
-                            status=503, headers={"Retry-After": "5"})
-        response = StreamingHttpResponse(events, content_type="text/event-stream; charset=utf-8")
-        response["Cache-Control"] = "no-cache"
-        response["X-Accel-Buffering"] = "no"  # a proxy in front must not hold the events back
-        return response
-
-
-class LibraryStatsView(APIView):
-    @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
-    def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, ())
-        return Response(GlobalStatsSerializer(selectors.library_stats(now=timezone.now())).data)
-
-
-class HealthView(APIView):
-    """Answers without credentials, for monitoring."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-
-    @extend_schema(summary="Liveness, the watcher's last heartbeat, and anything that needs a person",
-                   responses=HealthSerializer, auth=[])
-    def get(self, request: Request) -> Response:
-        reject_unknown_parameters(request, ())
-        try:
-            health = selectors.library_health(now=timezone.now())
-        except DatabaseError:
-            # The error names hosts and databases: for the log, not for anonymous callers.
-            logger.exception("health check: the database cannot be read")
-            return Response({"status": "error", "detail": "the database is not available"}, status=503)
-        return Response(HealthSerializer(health).data)

@@ -69,6 +69,8 @@ class ChangeCounter(models.Model):
     """The last change number handed out (one row, sessions.changes)."""
 
     value = models.BigIntegerField(default=0)
+    # When it was handed out: the library's Last-Modified (sessions.conditional).
+    changed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"change {self.value}"

@@ -171,6 +171,9 @@ class SessionStats(models.Model):
     stats_version = models.PositiveIntegerField()
     # "manifest", or "images" for a folder without one: read from the parameters in its images.
     source = models.CharField(max_length=16, default="manifest")
+    # The stats object as the API answers it (sessions.stats_object), rendered by the sync that
+    # writes this row and its session's counts; null: built per request.
+    rendered = models.TextField(null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name_plural = "session stats"

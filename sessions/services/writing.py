@@ -40,6 +40,7 @@ from sessions.reading import FolderRead
 from sessions.search.documents import images_text, own_text
 from sessions.services.image_rows import ImagePlan, ImagePlanner, write_images
 from sessions.stats import StatsData, from_ns
+from sessions.stats_object import render, stats_object
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,7 @@ class SessionBatchWriter:
         session.cover_image = cover_image((record.filename, record.index, record.exists) for record in read.records)
 
     def _write_stats(self, reads: list[FolderRead], sessions: dict[str, Session], now: datetime) -> None:
+        sessions_by_pk = {session.pk: session for session in sessions.values()}
         rows = [
             SessionStats(session_id=sessions[read.name].pk, stats_computed_at=now,
                          **{name: fit_to_column(SessionStats, name, getattr(read.stats, name))
@@ -212,8 +214,10 @@ class SessionBatchWriter:
             for read in reads
             if read.stats is not None
         ]
+        for row in rows:  # with the session's counts, written in this same transaction
+            row.rendered = render(stats_object(row, sessions_by_pk[row.session_id]))
         if rows:
-            insert_objects(rows, update_conflicts_on=["session"], update_fields=_STATS_FIELDS)
+            insert_objects(rows, update_conflicts_on=["session"], update_fields=[*_STATS_FIELDS, "rendered"])
         without = [sessions[read.name].pk for read in reads if read.stats is None]
         if without:
             SessionStats.objects.filter(session_id__in=without).delete()

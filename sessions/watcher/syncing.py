@@ -9,8 +9,10 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
+from django.utils import timezone
 
+from sessions.changes import stamp_changes
 from sessions.models import Session, SessionStatus
 from sessions.services import SyncReport, sync_sessions
 from sessions.services.known import KnownSessions
@@ -105,7 +107,11 @@ class SessionSyncer:
         logger.exception("%s: sync failed; the watcher carries on", name)
         try:
             refresh_connections()
-            Session.objects.filter(name=name).update(sync_error="internal error while syncing; see the watcher's log")
+            with transaction.atomic():
+                ids = list(Session.objects.filter(name=name).values_list("pk", flat=True))
+                Session.objects.filter(pk__in=ids).update(
+                    sync_error="internal error while syncing; see the watcher's log", updated_at=timezone.now())
+                stamp_changes(ids)  # lists show the error: their validators and the live stream move
         except Exception:
             logger.exception("%s: could not record the failure", name)
 

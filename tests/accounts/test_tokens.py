@@ -127,3 +127,27 @@ def test_credentials_file_sits_in_a_private_folder(settings, tmp_path: Path) -> 
     settings.SDGEN_DATA_DIR = tmp_path
     call_command("createinitialadmin", stdout=io.StringIO())
     assert oct((tmp_path / "initial-admin.txt").stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_token_costs_one_query_and_an_expired_one_is_refused(django_assert_num_queries) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    user = User.objects.create_user("tim", password="pw")
+    token = create_api_token(user=user)
+    create_api_token(user=user)  # another of the user's tokens is not read
+    with django_assert_num_queries(1):  # the token with its user
+        assert bearer(token).get("/api/stream?x=1").status_code == 400  # authenticated, then refused
+    AuthToken.objects.filter(token_key=token[:15]).update(expiry=timezone.now() - timedelta(seconds=1))
+    assert bearer(token).get("/api/stats").status_code == 401
+    assert not AuthToken.objects.filter(token_key=token[:15]).exists()  # an expired token is deleted
+
+
+def test_a_token_of_an_inactive_user_or_with_a_wrong_secret_is_refused() -> None:
+    user = User.objects.create_user("ina", password="pw")
+    token = create_api_token(user=user)
+    assert bearer(token).get("/api/stats").status_code == 200
+    assert bearer(token[:15] + "0" * (len(token) - 15)).get("/api/stats").status_code == 401  # same key
+    User.objects.filter(pk=user.pk).update(is_active=False)
+    assert bearer(token).get("/api/stats").status_code == 401

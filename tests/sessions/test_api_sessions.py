@@ -225,8 +225,8 @@ class TestQueryCount:
         sync_sessions(results_dir=empty_results_dir)
         for session in Session.objects.all()[:20]:
             update_metadata(session=session, changes={"is_favorite": True, "tags": ["a", "b", "c"]})
-        # token, the user's other tokens (knox checks their expiry), count, the page's ids, their
-        # sessions with stats and metadata, their tags
+        # the token with its user, the validator (ETag), count, the page's ids, their sessions
+        # with stats and metadata, their tags
         with django_assert_num_queries(6):
             assert len(api.get("/api/sessions/?limit=1").json()["sessions"]) == 1
         with django_assert_num_queries(6):

@@ -35,6 +35,36 @@ class TestSessionStats:
         assert body["seed_min"] == 42 and body["seed_max"] == 45 and body["seed_mode"] == "progressive"
         assert body["manifest_generated_at"] == "2026-11-21T04:36:01.980150Z"
 
+    def test_the_sync_renders_the_answer_once_and_it_is_what_the_serializer_gives(
+            self, api, synced_results: Path, django_assert_num_queries) -> None:
+        from rest_framework.renderers import JSONRenderer
+
+        from sessions.models import SessionStats
+        from sessions.serializers import StatsSerializer
+
+        for stats in SessionStats.objects.select_related("session"):
+            assert stats.rendered is not None
+            # The same JSON (PostgreSQL's jsonb hands placeholders back in an order of its own:
+            # the rendered answer keeps the manifest's).
+            built = JSONRenderer().render(StatsSerializer(stats).data)
+            assert json.loads(stats.rendered) == json.loads(built)
+            with django_assert_num_queries(2):  # the token with its user, the session with its stats
+                answer = api.get(f"/api/sessions/{stats.session.name}/stats")
+            assert answer.content == stats.rendered.encode() and answer["Content-Type"] == "application/json"
+        # rows of earlier versions (nothing rendered yet) are answered the same, built per request
+        stats = SessionStats.objects.select_related("session").get(session__name=NAME)
+        SessionStats.objects.update(rendered=None)
+        assert api.get(f"/api/sessions/{NAME}/stats").content == JSONRenderer().render(StatsSerializer(stats).data)
+        assert "facial_expressions" in api.get(f"/api/sessions/{NAME}/stats", HTTP_ACCEPT="text/html").content.decode()
+
+    def test_what_the_sync_changes_is_rendered_again(self, api, synced_results: Path) -> None:
+        before = api.get(f"/api/sessions/{NAME}/stats").json()
+        (synced_results / NAME / "facial_expressions_0003_seed-45.png").unlink()
+        sync_sessions(results_dir=synced_results, names=[NAME], full=True)
+        after = api.get(f"/api/sessions/{NAME}/stats").json()
+        assert after["images_actual"] == before["images_actual"] - 1
+        assert after["completion_percentage"] < before["completion_percentage"]
+
     def test_404_without_the_session_or_its_manifest(self, api, synced_results: Path,
                                                      write_session: SessionWriter) -> None:
         assert api.get("/api/sessions/nope/stats").status_code == 404

@@ -300,6 +300,7 @@ class TestWatcher:
         good = write_session(empty_results_dir, "20251107_120000-good", ongoing_manifest())
         bad = write_session(empty_results_dir, "20251107_120000-bad", ongoing_manifest())
         sync_sessions(results_dir=empty_results_dir, names=[bad.name])
+        change_before = Session.objects.get(name=bad.name).change_seq
         real = watcher_syncing.sync_sessions
 
         def failing(**kwargs):
@@ -314,6 +315,8 @@ class TestWatcher:
         assert Session.objects.get(name=good.name).images_actual == 2
         assert "internal error" in Session.objects.get(name=bad.name).sync_error
         assert watcher.stats.failures == 1
+        # lists show the error: the live stream and the answers' validators hear of it
+        assert Session.objects.get(name=bad.name).change_seq > change_before
 
     def test_stale_runs_are_closed_while_running(
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter

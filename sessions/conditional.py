@@ -1,0 +1,127 @@
+"""Conditional requests on the API's JSON answers: ETag and Last-Modified from what the writers
+already record, and 304 Not Modified when the client's copy is current.
+
+The validators come from one small query each, before any page is built:
+
+- the library (the session list, recent likes): the change counter every session write moves
+  (sessions.changes) with its time, and the newest metadata change (``updated_at`` moves on
+  every metadata write);
+- one session (the item, its stats, its images): its change number and ``updated_at`` (every
+  sync, status fix, rename or forgetting moves them) and its metadata's ``updated_at``.
+
+Each ETag also holds the query string, the answer's format and the user, so that no two
+answers that could differ share one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from django.db.models import Max, Subquery
+from django.http.response import HttpResponseBase
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.http import http_date, parse_etags, parse_http_date_safe
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from sdgen_site.prepared import PreparedQuery
+from sessions.models import ChangeCounter, Session, SessionMetadata
+
+AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
+# Always revalidate (the library changes while people look), and never in a shared cache.
+CACHE_CONTROL = "private, no-cache"
+# Answers differ by who asks and in which format.
+VARY = ("Accept", "Authorization", "Cookie")
+# A Last-Modified has whole seconds: one of the current second could hide a change made later
+# in that same second, so it is sent only once its second is over (the ETag always is).
+SETTLED = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Validator:
+    etag: str
+    last_modified: datetime | None
+
+    def not_modified(self, request: Request) -> Response | None:
+        """A 304 when the client's copy is current (If-None-Match first, as RFC 9110 says)."""
+        if_none_match = request.headers.get("If-None-Match")
+        if if_none_match is not None:
+            tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
+            current = "*" in tags or self.etag in tags
+        else:
+            since = parse_http_date_safe(request.headers.get("If-Modified-Since") or "")
+            current = since is not None and self.last_modified is not None and \
+                int(self.last_modified.timestamp()) <= since
+        return self.stamp(Response(status=304)) if current else None
+
+    def stamp(self, response: AnyResponse) -> AnyResponse:
+        response["ETag"] = self.etag
+        if self.last_modified is not None:
+            response["Last-Modified"] = http_date(int(self.last_modified.timestamp()))
+        response["Cache-Control"] = CACHE_CONTROL
+        patch_vary_headers(response, VARY)
+        return response
+
+
+def _validator(request: Request, *parts: object, last_modified: datetime | None) -> Validator:
+    renderer = getattr(request, "accepted_renderer", None)
+    seen = [*parts, request.META.get("QUERY_STRING", ""), getattr(renderer, "format", ""), request.user.pk]
+    digest = hashlib.blake2b("\x1f".join(map(str, seen)).encode(), digest_size=16).hexdigest()
+    settled = last_modified is not None and last_modified <= timezone.now() - SETTLED
+    return Validator(etag=f'"{digest}"', last_modified=last_modified if settled else None)
+
+
+# Compiled once per connection (sdgen_site.prepared): they run before every answer.
+_LIBRARY = PreparedQuery(lambda _: (
+    ChangeCounter.objects.filter(pk=1).order_by()
+    .annotate(newest_metadata=Subquery(SessionMetadata.objects.order_by("-updated_at").values("updated_at")[:1]))
+    .values_list("value", "changed_at", "newest_metadata")))
+_SESSION = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list("pk", "change_seq", "updated_at", "metadata__updated_at")[:1]))
+
+
+def library_validator(request: Request) -> Validator:
+    """For answers about many sessions: moves with any change to any of them."""
+    row = next(iter(_LIBRARY.rows("")), None)
+    if row is None:  # nothing synced yet
+        row = (0, None, SessionMetadata.objects.aggregate(newest=Max("updated_at"))["newest"])
+    changed = [moment for moment in row[1:] if moment is not None]
+    return _validator(request, "library", *row, last_modified=max(changed, default=None))
+
+
+def session_validator(request: Request, name: str) -> Validator | None:
+    """For a session item (with its metadata); None without such a session."""
+    row = next(iter(_SESSION.rows(name)), None)
+    if row is None:
+        return None
+    pk, change_seq, updated_at, metadata_updated_at = row
+    last_modified = max(updated_at, metadata_updated_at or updated_at)
+    return _validator(request, "item", pk, change_seq, updated_at, metadata_updated_at, last_modified=last_modified)
+
+
+def session_data_validator(request: Request, kind: str, *, pk: int, change_seq: int,
+                           updated_at: datetime) -> Validator:
+    """For what the sync alone writes of a session (``kind``: its stats, its images), from its row."""
+    return _validator(request, kind, pk, change_seq, updated_at, last_modified=updated_at)
+
+
+def conditional_parameters() -> list[OpenApiParameter]:
+    """The request headers a conditional GET takes, and the validators its answers carry."""
+    return [
+        OpenApiParameter("If-None-Match", str, OpenApiParameter.HEADER,
+                         description="The ETag of the copy you hold: 304 with no body if it is still current."),
+        OpenApiParameter("If-Modified-Since", str, OpenApiParameter.HEADER,
+                         description="An HTTP date: 304 with no body if nothing changed since (If-None-Match, "
+                                     "when sent, decides instead)."),
+        OpenApiParameter("ETag", str, OpenApiParameter.HEADER, required=True, response=[200, 304],
+                         description="This answer's validator; send it back as If-None-Match."),
+        OpenApiParameter("Last-Modified", str, OpenApiParameter.HEADER, response=[200, 304],
+                         description="When what this answer shows last changed (left out within a second of a "
+                                     "change)."),
+    ]
