@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('gen_sessions', '0009_renamed_events'),
+        ('gen_sessions', '0010_list_filter_indexes'),
     ]
 
     operations = [
