@@ -62,6 +62,8 @@ bench: $(RUNTIME)
 	$(PY) bench/api.py
 	$(PY) bench/stream.py
 	$(PY) bench/image_parameters.py
+	$(PY) bench/other_generators.py
+	$(PY) bench/lean_api.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache
