@@ -48,7 +48,7 @@ class PeriodicWork:
     ROOT_CHECK_EVERY = 1.0  # seconds between two looks at whether the results folder was replaced
     # SQLite's planner statistics are only what the last ANALYZE saw: favourites and tags added
     # since, or new indexes, leave it choosing a slow plan for a filtered list. ANALYZE samples
-    # each index (0.4 s at a million images). PostgreSQL's autovacuum does this by itself.
+    # each index (0.24 s at a million images). PostgreSQL's autovacuum does this by itself.
     STATISTICS_EVERY = 3600.0
 
     # Set by the watcher.
