@@ -20,7 +20,7 @@ class PreparedQuery:
 
     def __init__(self, build: Callable[[str], QuerySet]) -> None:
         self.build = build
-        self.compiled: WeakKeyDictionary[Any, tuple[Any, str, list[Any], list[int]]] = WeakKeyDictionary()
+        self.compiled: WeakKeyDictionary[Any, tuple[Any, str, list[Any], list[int], list[Any]]] = WeakKeyDictionary()
 
     def rows(self, value: str) -> list[tuple[Any, ...]]:
         connection = connections[DEFAULT_DB_ALIAS]
@@ -28,12 +28,16 @@ class PreparedQuery:
             compiler = self.build(self.MARKER).query.get_compiler(connection=connection)
             sql, params = compiler.as_sql()
             at = [index for index, param in enumerate(params) if param == self.MARKER]
-            self.compiled[connection] = (compiler, sql, list(params), at)
-        compiler, sql, params, at = self.compiled[connection]
+            # What results_iter would work out again on every run.
+            converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
+            self.compiled[connection] = (compiler, sql, list(params), at, converters)
+        compiler, sql, params, at, converters = self.compiled[connection]
         params = list(params)
         for index in at:
             params[index] = value
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             fetched = cursor.fetchall()
-        return list(compiler.results_iter(results=[fetched], tuple_expected=True))
+        if not converters:
+            return fetched
+        return [tuple(row) for row in compiler.apply_converters(fetched, converters)]

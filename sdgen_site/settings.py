@@ -159,7 +159,9 @@ def _database(url: str) -> dict[str, Any]:
         # The watcher and the web server write from different processes: WAL lets readers
         # proceed during a write, IMMEDIATE transactions take the write lock up front (no
         # deadlocking lock upgrades) and the timeout waits for the lock instead of failing.
-        config["CONN_MAX_AGE"] = 0
+        # Connections are kept between requests, as for PostgreSQL: opening one (and its
+        # PRAGMAs) cost more than the rest of a small answer, and a kept one holds no lock.
+        config["CONN_MAX_AGE"] = 600
         config["OPTIONS"] = {
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             "transaction_mode": "IMMEDIATE",

@@ -86,13 +86,21 @@ _SESSION = PreparedQuery(lambda name: (
     .values_list("pk", "change_seq", "updated_at", "metadata__updated_at")[:1]))
 
 
-def library_validator(request: Request) -> Validator:
-    """For answers about many sessions: moves with any change to any of them."""
+def library_version() -> tuple[int, datetime | None, datetime | None]:
+    """What moves with any change to any session or its metadata: the change counter, when it
+    last moved, and the newest metadata change."""
     row = next(iter(_LIBRARY.rows("")), None)
     if row is None:  # nothing synced yet
-        row = (0, None, SessionMetadata.objects.aggregate(newest=Max("updated_at"))["newest"])
-    changed = [moment for moment in row[1:] if moment is not None]
-    return _validator(request, "library", *row, last_modified=max(changed, default=None))
+        return 0, None, SessionMetadata.objects.aggregate(newest=Max("updated_at"))["newest"]
+    return row
+
+
+def library_validator(request: Request, version: tuple | None = None) -> Validator:
+    """For answers about many sessions: moves with any change to any of them (``version``:
+    library_version(), when the caller has it already)."""
+    version = version or library_version()
+    changed = [moment for moment in version[1:] if moment is not None]
+    return _validator(request, "library", *version, last_modified=max(changed, default=None))
 
 
 def session_validator(request: Request, name: str) -> Validator | None:

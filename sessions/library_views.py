@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from sessions import selectors, stream
+from sessions.conditional import library_validator, library_version
 from sessions.serializers import GlobalStatsSerializer, HealthSerializer
 from sessions.views import reject_unknown_parameters
 
@@ -86,10 +87,17 @@ class ChangeStreamView(APIView):
 
 
 class LibraryStatsView(APIView):
+    conditional = frozenset({"get"})  # ETag and Last-Modified; 304 when nothing changed
+
     @extend_schema(summary="Counts over the library, from the sessions' statuses", responses=GlobalStatsSerializer)
     def get(self, request: Request) -> Response:
         reject_unknown_parameters(request, ())
-        return Response(GlobalStatsSerializer(selectors.library_stats(now=timezone.now())).data)
+        version = library_version()
+        validator = library_validator(request, version)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        stats = selectors.library_stats(now=timezone.now(), version=version)
+        return validator.stamp(Response(GlobalStatsSerializer(stats).data))
 
 
 class HealthView(APIView):

@@ -48,13 +48,16 @@ class EnvelopePagination(LimitOffsetPagination):
 
     def paginate_queryset(self, queryset: Any, request: Request, view: Any = None) -> list[Any]:
         """The page's ids first (an index walk, however deep the offset), then the details of
-        those ids only: a deep page costs what the first one costs."""
+        those ids only: a deep page costs what the first one costs. What fits on one page is
+        read in one go."""
         self.request = request
         self.limit = self.get_limit(request)
         self.offset = self.get_offset(request)
         self.count = self.get_count(queryset)
         if self.count == 0 or self.offset >= self.count:
             return []
+        if self.offset == 0 and self.count <= self.limit:  # all on one page: no ids to pick first
+            return list(queryset)
         ids = list(queryset.prefetch_related(None).values_list("pk", flat=True)[self.offset:self.offset + self.limit])
         details = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         return [details[pk] for pk in ids if pk in details]

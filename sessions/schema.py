@@ -112,7 +112,8 @@ class ApiAutoSchema(AutoSchema):
 
     def is_conditional(self) -> bool:
         """A GET that answers 304 when the client's copy is current (sessions.conditional)."""
-        return self.method == "GET" and getattr(self.view, "action", None) in getattr(self.view, "conditional", ())
+        action = getattr(self.view, "action", None) or "get"  # a plain APIView names its method
+        return self.method == "GET" and action in getattr(self.view, "conditional", ())
 
     def get_override_parameters(self) -> list[Any]:
         parameters = super().get_override_parameters()

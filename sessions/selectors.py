@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
-from django.db.models import Count, Prefetch, QuerySet, Sum
+from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Count, ForeignObjectRel, Prefetch, QuerySet, Sum
 
 from sdgen_site.prepared import PreparedQuery
 from sessions.image_parameters import PARAM_KEYS
@@ -17,6 +19,7 @@ from sessions.models import (
     Session,
     SessionImage,
     SessionMetadata,
+    SessionStats,
     SessionStatus,
     SessionTag,
     WatcherHeartbeat,
@@ -56,6 +59,43 @@ def stats_answer(name: str) -> StatsAnswer | None:
     return next((StatsAnswer(*row) for row in _STATS_ANSWER.rows(name)), None)
 
 
+# A session's own columns and the few of its stats its images show (their parameters): what the
+# API's per-session answers read, by one query compiled once (sdgen_site.prepared). Any other
+# column still loads when read, by a query of its own.
+_SESSION_COLUMNS = [field.attname for field in Session._meta.concrete_fields]
+# from_db takes the values in the model's column order.
+_STATS_COLUMNS = [field.attname for field in SessionStats._meta.concrete_fields
+                  if field.attname in {"session_id", "source", *PARAM_KEYS}]
+_STATS_RELATION = cast(ForeignObjectRel, Session._meta.get_field("stats"))
+_SESSION_NAMED = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list(*_SESSION_COLUMNS, *(f"stats__{column}" for column in _STATS_COLUMNS))[:1]))
+
+
+_IN_LIBRARY_NAMED = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by().values_list("pk")[:1]))
+
+
+def in_library(name: str) -> bool:
+    """Whether a session of this name is in the library (each image file asked for checks)."""
+    return bool(_IN_LIBRARY_NAMED.rows(name))
+
+
+def session_named(name: str) -> Session | None:
+    """The session of this name in the library, with its stats' source and parameters (the rest
+    of its stats deferred); None without one."""
+    row = next(iter(_SESSION_NAMED.rows(name)), None)
+    if row is None:
+        return None
+    session = Session.from_db(DEFAULT_DB_ALIAS, _SESSION_COLUMNS, row[:len(_SESSION_COLUMNS)])
+    stats_row = row[len(_SESSION_COLUMNS):]
+    if stats_row[0] is None:  # no stats row: remembered as select_related does, so no query asks again
+        _STATS_RELATION.set_cached_value(session, None)
+    else:
+        session.stats = SessionStats.from_db(DEFAULT_DB_ALIAS, _STATS_COLUMNS, stats_row)
+    return session
+
+
 def recently_liked_sessions(*, fields: Collection[str] | None = None) -> QuerySet[Session]:
     return sessions_with_details(fields=fields).filter(metadata__is_favorite=True).order_by("-metadata__updated_at", "-id")
 
@@ -82,18 +122,57 @@ def library_images(*, with_params: bool = True) -> QuerySet[SessionImage]:
             .order_by(*newest_images_first()))
 
 
-def metadata_of(session: Session) -> SessionMetadata | None:
-    return (
-        SessionMetadata.objects.filter(session=session)
-        .select_related("session")
-        .prefetch_related(Prefetch("tags", queryset=SessionTag.objects.order_by("position")))
-        .first()
-    )
+_METADATA_COLUMNS = [field.attname for field in SessionMetadata._meta.concrete_fields]
+_METADATA_NAMED = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list("pk", *(f"metadata__{column}" for column in _METADATA_COLUMNS))[:1]))
+_TAGS_NAMED = PreparedQuery(lambda name: (
+    SessionTag.objects.filter(metadata__session__name=name).order_by("position")
+    .values_list(*(field.attname for field in SessionTag._meta.concrete_fields))))
 
 
-def library_stats(*, now: datetime) -> dict[str, Any]:
+def metadata_named(name: str) -> SessionMetadata | None:
+    """The metadata of the session of this name, with its session (name only) and its tags in
+    order, or unsaved defaults if none was ever set; None without such a session in the library.
+    Two queries compiled once (sdgen_site.prepared): the metadata is polled by the gallery."""
+    row = next(iter(_METADATA_NAMED.rows(name)), None)
+    if row is None:
+        return None
+    session = Session.from_db(DEFAULT_DB_ALIAS, ["id", "name"], [row[0], name])
+    if row[1] is None:
+        return unsaved_metadata(session)
+    metadata = SessionMetadata.from_db(DEFAULT_DB_ALIAS, _METADATA_COLUMNS, row[1:])
+    metadata.session = session
+    tag_columns = [field.attname for field in SessionTag._meta.concrete_fields]
+    tags = [SessionTag.from_db(DEFAULT_DB_ALIAS, tag_columns, tag_row) for tag_row in _TAGS_NAMED.rows(name)]
+    # Held as prefetch_related holds them, so metadata.tags.all() runs no query.
+    prefetched = metadata.tags.all()
+    prefetched._result_cache, prefetched._prefetch_done = tags, True
+    metadata._prefetched_objects_cache = {"tags": prefetched}
+    return metadata
+
+
+def library_stats(*, now: datetime, version: tuple | None = None) -> dict[str, Any]:
     """Counts over the sessions present on disk (missing ones are left out), read from the
-    ``session_present_counts`` index alone, and favourites from the (few) metadata rows."""
+    ``session_present_counts`` index alone, and favourites from the (few) metadata rows.
+
+    With ``version`` (conditional.library_version(): it moves with every write to a session or
+    its metadata), counts made at that same version are answered again from Django's cache: a
+    client polling an unchanged library of a million images costs one small query, not a count
+    of them all."""
+    counted = cache.get(_COUNTED_KEY) if version is not None else None
+    if counted is not None and counted[0] == version:
+        return counted[1]
+    stats = _count_library(now=now)
+    if version is not None and version[1] is not None:  # (nothing synced yet: no version to trust)
+        cache.set(_COUNTED_KEY, (version, stats), timeout=None)
+    return stats
+
+
+_COUNTED_KEY = "sessions:library-stats"
+
+
+def _count_library(*, now: datetime) -> dict[str, Any]:
     rows = (Session.objects.present().in_library().order_by().values("status")
             .annotate(sessions=Count("id"), images=Sum("images_actual")))
     by_status = {row["status"]: row for row in rows}

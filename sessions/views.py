@@ -179,12 +179,21 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             self.wanted = requested_fields(request, self.sparse_items[self.action])
 
     def get_object(self) -> Session:
+        if self.wanted is not None and not self.wanted & {"stats", "metadata"}:
+            return self.session()  # its own columns are enough: the lookup compiled once
         session = self.get_queryset().filter(name=self.kwargs["name"]).first()
         if session is None:
             raise no_such_session(self.kwargs["name"])
         return session
 
     def session(self) -> Session:
+        session = selectors.session_named(self.kwargs["name"])
+        if session is None:
+            raise no_such_session(self.kwargs["name"])
+        return session
+
+    def session_with_stats(self) -> Session:
+        """The session with all its stats (for answers that show them whole)."""
         session = Session.objects.in_library().select_related("stats").filter(name=self.kwargs["name"]).first()
         if session is None:
             raise no_such_session(self.kwargs["name"])
@@ -217,7 +226,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             return not_modified
         if answer.rendered is not None and isinstance(request.accepted_renderer, JSONRenderer):
             return validator.stamp(HttpResponse(answer.rendered, content_type=JSONRenderer.media_type))
-        return validator.stamp(Response(StatsSerializer(self._stats_of(self.session())).data))
+        return validator.stamp(Response(StatsSerializer(self._stats_of(self.session_with_stats())).data))
 
     @extend_schema(
         summary="Recompute the session's stats from disk now", request=None,
@@ -235,7 +244,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             sync_sessions(results_dir=settings.SDGEN_RESULTS_DIR, names=[session.name], full=True)
         except ResultsDirError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_503_SERVICE_UNAVAILABLE)
-        session = self.session()
+        session = self.session_with_stats()
         if session.is_missing:
             raise NotFound("the session's folder is no longer in the results folder")
         if session.sync_error:
@@ -257,14 +266,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, methods=["get", "patch"], url_path="metadata", filter_backends=[],
             permission_classes=[IsAuthenticated, api_permission(SessionAction.EDIT_METADATA)])
     def metadata(self, request: Request, name: str) -> Response:
-        session = self.session()
         if request.method == "PATCH":
             serializer = MetadataSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
-            update_metadata(session=session, changes=dict(serializer.validated_data))
-        metadata = selectors.metadata_of(session)
+            update_metadata(session=self.session(), changes=dict(serializer.validated_data))
+        metadata = selectors.metadata_named(name)
         if metadata is None:
-            return Response(MetadataSerializer(selectors.unsaved_metadata(session)).data)
+            raise no_such_session(name)
         return Response(MetadataSerializer(metadata).data)
 
     @extend_schema(summary="The session's event log, oldest first", responses=EventListSerializer)
@@ -312,8 +320,9 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])
     def manifest(self, request: Request, name: str) -> HttpResponseBase:
-        session = self.session()
-        path = resolve_inside(settings.SDGEN_RESULTS_DIR, session.name, MANIFEST_NAME)
+        if not selectors.in_library(name):
+            raise no_such_session(name)
+        path = resolve_inside(settings.SDGEN_RESULTS_DIR, name, MANIFEST_NAME)
         if path is None:
             raise NotFound("this session has no manifest on disk")
         return file_response(request, path, "application/json")

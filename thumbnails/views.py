@@ -14,8 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from sessions import selectors
 from sessions.image_files import is_image_name, is_thumbnail_source
-from sessions.models import Session
 from sessions.scanning import resolve_inside
 from sessions.views import CACHE_CONTROL, boolean_parameter, file_response, no_such_session, reject_unknown_parameters
 from thumbnails.rendering import Status
@@ -37,7 +37,7 @@ class SessionImageFileView(APIView):
     def get(self, request: Request, name: str, filename: str) -> HttpResponseBase:
         reject_unknown_parameters(request, {"thumbnail"})
         thumbnail = boolean_parameter("thumbnail", request.query_params.get("thumbnail", "0"))
-        if not Session.objects.in_library().filter(name=name).exists():
+        if not selectors.in_library(name):
             raise no_such_session(name)
         source = resolve_inside(settings.SDGEN_RESULTS_DIR, name, filename)
         if source is None or not is_image_name(filename):

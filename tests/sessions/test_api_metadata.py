@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sessions.models import SessionMetadata, SessionTag
+from sessions.models import Session, SessionMetadata, SessionTag
 from sessions.services import sync_sessions
 
 pytestmark = pytest.mark.django_db
@@ -109,3 +109,18 @@ def test_metadata_survives_a_rebuild_and_a_missing_folder(editor_api, synced_res
 def test_unknown_sessions_are_404(editor_api, synced_results: Path) -> None:
     assert editor_api.get("/api/sessions/nope/metadata").status_code == 404
     assert editor_api.patch("/api/sessions/nope/metadata", {"is_test": True}, format="json").status_code == 404
+
+
+def test_reading_it_costs_three_queries_and_matches_what_the_item_shows(
+        editor_api, synced_results: Path, django_assert_num_queries) -> None:
+    patch(editor_api, {"is_favorite": True, "tags": ["b", "a"], "user_note": "keep"})
+    with django_assert_num_queries(3):  # the token with its user, the metadata, its tags
+        body = editor_api.get(URL).json()
+    assert body == editor_api.get(f"/api/sessions/{NAME}/").json()["metadata"]
+    assert body["tags"] == ["b", "a"]
+
+
+def test_a_forgotten_or_unknown_session_has_none(editor_api, synced_results: Path) -> None:
+    Session.objects.filter(name=NAME).update(forgotten_at="2026-01-01T00:00:00Z")
+    assert editor_api.get(URL).status_code == 404
+    assert editor_api.get("/api/sessions/nope/metadata").status_code == 404

@@ -63,11 +63,11 @@ class TestSessions:
             self, api, synced_results: Path, django_assert_num_queries) -> None:
         for session in Session.objects.all():
             update_metadata(session=session, changes={"tags": ["a"]})
-        # the token with its user, the validator, count, the page's ids, their sessions (with
+        # the token with its user, the validator, count, the sessions (all on one page, with
         # stats and metadata), their tags
-        with django_assert_num_queries(6):
+        with django_assert_num_queries(5):
             ok(api.get("/api/sessions/"))
-        with django_assert_num_queries(5) as captured:
+        with django_assert_num_queries(4) as captured:
             ok(api.get(f"/api/sessions/?fields={FEW}"))
         details = captured.captured_queries[-1]["sql"]
         assert "stats" not in details and "metadata" not in details
@@ -100,8 +100,8 @@ class TestImages:
 
     def test_library_images_without_params_join_no_stats(self, api, synced_results: Path,
                                                          django_assert_num_queries) -> None:
-        # the token with its user, any forgotten sessions, count, the page's ids, their images
-        with django_assert_num_queries(5) as captured:
+        # the token with its user, any forgotten sessions, count, the images (all on one page)
+        with django_assert_num_queries(4) as captured:
             ok(api.get("/api/images/?fields=session_id,url"))
         assert "stats" not in captured.captured_queries[-1]["sql"]
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from sessions.models import Session, WatcherHeartbeat
+from sessions.lifecycle import transition_status
+from sessions.models import EventSource, Session, SessionStatus, WatcherHeartbeat
 from sessions.services import sync_sessions, update_metadata
 from tests.conftest import SessionWriter
 
@@ -124,6 +125,24 @@ class TestLibraryStats:
         assert body == {"total_sessions": 4, "sessions_ongoing": 1, "sessions_completed": 2, "sessions_aborted": 1,
                         "total_images": 12, "favorite_sessions": 1}
         assert computed_at.endswith("Z")
+
+    def test_an_unchanged_library_is_not_counted_again_and_any_change_is(
+            self, api, synced_results: Path, django_assert_num_queries) -> None:
+        first = api.get("/api/stats")
+        assert first.json()["sessions_aborted"] == 0 and first.json()["favorite_sessions"] == 0
+        with django_assert_num_queries(2):  # the token with its user, the library's version
+            again = api.get("/api/stats")
+        assert again.json() == first.json() and again["ETag"] == first["ETag"]
+        with django_assert_num_queries(2):
+            assert api.get("/api/stats", HTTP_IF_NONE_MATCH=first["ETag"]).status_code == 304
+
+        transition_status(session=Session.objects.get(name=NAME), to_status=SessionStatus.ABORTED,
+                          source=EventSource.API, performer="test", reason="stopped by hand")
+        after_status = api.get("/api/stats")
+        assert after_status.json()["sessions_aborted"] == 1 and after_status["ETag"] != first["ETag"]
+        update_metadata(session=Session.objects.get(name=NAME), changes={"is_favorite": True})
+        after_like = api.get("/api/stats", HTTP_IF_NONE_MATCH=after_status["ETag"])
+        assert after_like.status_code == 200 and after_like.json()["favorite_sessions"] == 1
 
     def test_an_empty_library(self, api) -> None:
         body = api.get("/api/stats").json()
