@@ -55,6 +55,7 @@ run: $(RUNTIME)
 	@$(MAKE) --no-print-directory setup
 	@$(SERVE)
 
+# ORIGINAL=path/to/local-sd-generator (ORIGINAL_PYTHON=its virtualenv's python) adds it to bench/original.py.
 bench: $(RUNTIME)
 	$(PY) bench/sync.py
 	$(PY) bench/watch.py
@@ -64,6 +65,7 @@ bench: $(RUNTIME)
 	$(PY) bench/image_parameters.py
 	$(PY) bench/other_generators.py
 	$(PY) bench/lean_api.py
+	$(PY) bench/original.py $(if $(ORIGINAL),--original $(ORIGINAL)) $(if $(ORIGINAL_PYTHON),--python $(ORIGINAL_PYTHON))
 
 clean:
 	rm -rf $(VENV) .pytest_cache
