@@ -72,15 +72,6 @@ _SESSION_NAMED = PreparedQuery(lambda name: (
     .values_list(*_SESSION_COLUMNS, *(f"stats__{column}" for column in _STATS_COLUMNS))[:1]))
 
 
-_IN_LIBRARY_NAMED = PreparedQuery(lambda name: (
-    Session.objects.in_library().filter(name=name).order_by().values_list("pk")[:1]))
-
-
-def in_library(name: str) -> bool:
-    """Whether a session of this name is in the library (each image file asked for checks)."""
-    return bool(_IN_LIBRARY_NAMED.rows(name))
-
-
 def session_named(name: str) -> Session | None:
     """The session of this name in the library, with its stats' source and parameters (the rest
     of its stats deferred); None without one."""
@@ -94,6 +85,15 @@ def session_named(name: str) -> Session | None:
     else:
         session.stats = SessionStats.from_db(DEFAULT_DB_ALIAS, _STATS_COLUMNS, stats_row)
     return session
+
+
+_IN_LIBRARY_NAMED = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by().values_list("pk")[:1]))
+
+
+def in_library(name: str) -> bool:
+    """Whether a session of this name is in the library (each image file asked for checks)."""
+    return bool(_IN_LIBRARY_NAMED.rows(name))
 
 
 def recently_liked_sessions(*, fields: Collection[str] | None = None) -> QuerySet[Session]:
@@ -126,15 +126,15 @@ _METADATA_COLUMNS = [field.attname for field in SessionMetadata._meta.concrete_f
 _METADATA_NAMED = PreparedQuery(lambda name: (
     Session.objects.in_library().filter(name=name).order_by()
     .values_list("pk", *(f"metadata__{column}" for column in _METADATA_COLUMNS))[:1]))
+_TAG_COLUMNS = [field.attname for field in SessionTag._meta.concrete_fields]
 _TAGS_NAMED = PreparedQuery(lambda name: (
-    SessionTag.objects.filter(metadata__session__name=name).order_by("position")
-    .values_list(*(field.attname for field in SessionTag._meta.concrete_fields))))
+    SessionTag.objects.filter(metadata__session__name=name).order_by("position").values_list(*_TAG_COLUMNS)))
 
 
 def metadata_named(name: str) -> SessionMetadata | None:
     """The metadata of the session of this name, with its session (name only) and its tags in
     order, or unsaved defaults if none was ever set; None without such a session in the library.
-    Two queries compiled once (sdgen_site.prepared): the metadata is polled by the gallery."""
+    Two queries, each compiled once per connection (sdgen_site.prepared)."""
     row = next(iter(_METADATA_NAMED.rows(name)), None)
     if row is None:
         return None
@@ -143,13 +143,15 @@ def metadata_named(name: str) -> SessionMetadata | None:
         return unsaved_metadata(session)
     metadata = SessionMetadata.from_db(DEFAULT_DB_ALIAS, _METADATA_COLUMNS, row[1:])
     metadata.session = session
-    tag_columns = [field.attname for field in SessionTag._meta.concrete_fields]
-    tags = [SessionTag.from_db(DEFAULT_DB_ALIAS, tag_columns, tag_row) for tag_row in _TAGS_NAMED.rows(name)]
+    tags = [SessionTag.from_db(DEFAULT_DB_ALIAS, _TAG_COLUMNS, tag_row) for tag_row in _TAGS_NAMED.rows(name)]
     # Held as prefetch_related holds them, so metadata.tags.all() runs no query.
     prefetched = metadata.tags.all()
     prefetched._result_cache, prefetched._prefetch_done = tags, True
     metadata._prefetched_objects_cache = {"tags": prefetched}
     return metadata
+
+
+_COUNTED_KEY = "sessions:library-stats"  # (the library version, the counts made at it)
 
 
 def library_stats(*, now: datetime, version: tuple | None = None) -> dict[str, Any]:
@@ -167,9 +169,6 @@ def library_stats(*, now: datetime, version: tuple | None = None) -> dict[str, A
     if version is not None and version[1] is not None:  # (nothing synced yet: no version to trust)
         cache.set(_COUNTED_KEY, (version, stats), timeout=None)
     return stats
-
-
-_COUNTED_KEY = "sessions:library-stats"
 
 
 def _count_library(*, now: datetime) -> dict[str, Any]:
