@@ -28,6 +28,8 @@ from sessions.watcher.syncing import SessionSyncer, refresh_connections
 from sessions.watcher.thumbnail_side import ThumbnailSide
 
 logger = logging.getLogger(__name__)
+# Put on the path queue by request_stop: not a path, only wakes a waiting loop.
+_WAKE_UP = ("", "")
 
 
 class Watcher(PeriodicWork):
@@ -114,8 +116,11 @@ class Watcher(PeriodicWork):
         return self._stop_requested
 
     def request_stop(self) -> None:
-        """Safe from a signal handler: only sets a flag the loop reads."""
+        """Safe from a signal handler: sets a flag the loop reads, and wakes the loop if it waits
+        for a path (SimpleQueue.put is reentrant). Without the wake-up, a wait the signal did not
+        interrupt (it reached another thread) could outlast the stop by seconds."""
         self._stop_requested = True
+        self.paths.put(_WAKE_UP)
 
     def run(self) -> None:
         """Apply changes until ``request_stop``; then flush pending work and stop."""
@@ -197,6 +202,8 @@ class Watcher(PeriodicWork):
 
     def _path_changed(self, src: str, dest: str) -> None:
         """Map a changed path to its session and schedule a sync of it."""
+        if (src, dest) == _WAKE_UP:
+            return
         now = self.monotonic()
         self.stats.events += 1
         self.last_event_at = self.now()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import queue
 import shutil
+import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -365,6 +367,18 @@ class TestWatcher:
         watcher.request_stop()  # SIGTERM arrived while the first batch was being written
         report = watcher.catch_up()
         assert report.interrupted and Session.objects.count() == 1
+
+    def test_a_stop_request_wakes_a_loop_that_waits_for_a_path(self, make_watcher) -> None:
+        # A signal reaches whichever thread the kernel picks: the loop's wait for the next path
+        # must end on the stop itself, not when the wait runs out.
+        watcher = make_watcher()
+        timer = threading.Timer(0.1, watcher.request_stop)
+        timer.start()
+        started = time.monotonic()
+        watcher._take(15.0)
+        timer.join()
+        assert time.monotonic() - started < 10 and watcher.stop_requested
+        assert watcher.stats.events == 0  # the wake-up is not a change
 
     def test_heartbeat_and_a_clean_stop(
         self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter
