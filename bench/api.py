@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""API latency through a real server: gunicorn on 127.0.0.1, SQLite, libraries of 1,000 and
+"""API latency through a real server: granian on 127.0.0.1, SQLite, libraries of 1,000 and
 10,000 sessions × 100 images (made by mklib.py, synced first; one session in ten liked and
 tagged).
 
@@ -59,7 +59,7 @@ class Server:
         env = {**os.environ, "SDGEN_RESULTS_DIR": str(results), "SDGEN_LOG_LEVEL": "WARNING"}
         from sessions.management.commands.serve import web_server_command
 
-        # gunicorn as `manage.py serve` runs it; its access log is left out.
+        # granian as `manage.py serve` runs it; its access log is thrown away.
         self.process = subprocess.Popen(web_server_command(bind=f"127.0.0.1:{self.port}", workers=2), cwd=ROOT,
                                         env=env, stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
@@ -69,7 +69,7 @@ class Server:
                 return
             except OSError:
                 time.sleep(0.05)
-        raise RuntimeError("gunicorn did not start")
+        raise RuntimeError("the web server did not start")
 
     def stop(self) -> None:
         self.process.send_signal(signal.SIGTERM)

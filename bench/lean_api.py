@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""The API's lean answers through a real server (gunicorn on 127.0.0.1, SQLite, 1,000 sessions
+"""The API's lean answers through a real server (granian on 127.0.0.1, SQLite, 1,000 sessions
 × 10 images made by mklib.py, one session in ten liked and tagged): the cached stats, the 304
 path, and what a page of 100 sessions weighs; with --profile, where a stats request's time
 goes (cProfile through Django's test client, in this process) and its queries.

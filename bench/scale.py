@@ -7,7 +7,7 @@ and on PostgreSQL, measured through a real server.
     python bench/scale.py --sessions 1000 --requests 20     # a quick look
 
 For each library size: a cold sync in a fresh process on a fresh database (search index
-included), the no-change re-sync, then gunicorn as `manage.py serve` runs it (2 workers) on 127.0.0.1 with
+included), the no-change re-sync, then granian as `manage.py serve` runs it (2 workers) on 127.0.0.1 with
 REQUESTS requests per path one after another on a kept-alive connection (after 5 to warm
 up; the API with a token, the admin's and the gallery's pages logged in), and the watcher at
 rest (every thumbnail made) for IDLE seconds: its CPU and memory.

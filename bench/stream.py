@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Open live streams against API latency: gunicorn as ``manage.py serve`` runs it (2 workers,
+"""Open live streams against API latency: granian as ``manage.py serve`` runs it (2 workers,
 threads for SDGEN_STREAMS_PER_PROCESS streams each plus the rest), SQLite, a library of 1,000
 sessions × 10 images.
 

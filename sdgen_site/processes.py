@@ -72,9 +72,9 @@ class ChildProcesses:
     """Named child processes, each the leader of its own process group, stopped as a whole.
 
     In their own groups, the children do not get the terminal's Ctrl+C along with us (a
-    gunicorn worker hit by both Ctrl+C and its master's quit signal could hang for good): we
+    web server worker hit by both Ctrl+C and its parent's quit signal could hang for good): we
     decide when and how they stop. Each dies with us if we are killed, and ``stop`` leaves
-    nothing behind, their own children (gunicorn's workers, the watcher's) included.
+    nothing behind, their own children (the web server's workers, the watcher's) included.
     """
 
     def __init__(self) -> None:

@@ -46,7 +46,7 @@ SDGEN_TIME_ZONE = env_str("SDGEN_TIME_ZONE", "UTC")
 # reconnects (with its last id: nothing is lost).
 SDGEN_STREAM_POLL = 0.25
 SDGEN_STREAM_IDLE = 10.0  # seconds the feed is still read after the last stream closed
-# Enough for one process to hold every stream of a busy team: gunicorn does not spread a burst
+# Enough for one process to hold every stream of a busy team: the web server does not spread a burst
 # of connections evenly over its workers, so one worker may be handed nearly all of them.
 SDGEN_STREAMS_PER_PROCESS = env_int("SDGEN_STREAMS_PER_PROCESS", 64, minimum=1, maximum=1000)
 SDGEN_STREAM_KEEPALIVE = 15.0

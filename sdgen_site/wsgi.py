@@ -1,4 +1,4 @@
-"""WSGI entry point (``gunicorn sdgen_site.wsgi``)."""
+"""WSGI entry point (``granian --interface wsgi sdgen_site.wsgi:application``, as ``manage.py serve`` runs it)."""
 
 import gc
 import os
