@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.db import models
 from django.db.models import ExpressionWrapper, F, OrderBy, Q
+from django.db.models.functions import Upper
 
 from sessions.models.choices import EventSource, SessionStatus
 
@@ -36,7 +37,11 @@ class SessionQuerySet(models.QuerySet["Session"]):
     """
 
     def favourite(self, value: bool = True) -> SessionQuerySet:
-        return self._flag(Q(metadata__is_favorite=True), value)
+        # As a list of ids from the favourites' own index rather than a join: the favourites are
+        # few, and with a join SQLite's planner (its statistics are sampled) walked every session
+        # of a status and looked each one up (the admin's status + favourite list: 180 ms at 100k).
+        metadata = cast("type[models.Model]", self.model._meta.get_field("metadata").related_model)
+        return self._flag(Q(pk__in=metadata._default_manager.filter(is_favorite=True).values("session_id")), value)
 
     def test_runs(self, value: bool = True) -> SessionQuerySet:
         return self._flag(Q(metadata__is_test=True), value)
@@ -178,7 +183,13 @@ class SessionStats(models.Model):
     class Meta:
         verbose_name_plural = "session stats"
         # The list's model filter reads the model of each candidate session from this index alone.
-        indexes = [models.Index(fields=["session", "sd_model"], name="stats_model_of_session")]
+        # The second is for PostgreSQL's planner: ANALYZE keeps statistics of an indexed
+        # expression, so a model filter (a case-insensitive substring) is estimated from the
+        # models actually there; without them it guessed that one session in 200 matches and, a
+        # model every session has, read all 100,000 stats rows for a page of favourites (86 ms,
+        # 0.8 ms with it).
+        indexes = [models.Index(fields=["session", "sd_model"], name="stats_model_of_session"),
+                   models.Index(Upper("sd_model"), name="stats_model_upper")]
 
     def __str__(self) -> str:
         return f"stats of {self.session_id}"
