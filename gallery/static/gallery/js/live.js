@@ -135,8 +135,10 @@ export class SessionFollower {
       do {
         this.again = false;
         const query = [`since=${this.lastIndex}`, "limit=500", this.filters].filter(Boolean).join("&");
+        // Never the browser's cached copy: each fetch follows a change, and a copy the server
+        // read while that change was being written would otherwise be confirmed by a 304.
         const response = await this.fetchImpl(`${this.imagesApi}?${query}`, {
-          credentials: "same-origin", headers: { Accept: "application/json" },
+          credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store",
         });
         if (!response.ok) return;
         const body = await response.json();
