@@ -208,6 +208,39 @@ def test_notes_edited_in_place_and_kept(live_server, library: list[str]) -> None
         assert not errors, errors
 
 
+# Answers to a rating arrive late: the page must not show the state they were written against.
+SLOW_RATING_ANSWERS = """
+const realFetch = window.fetch;
+window.fetch = async (url, options = {}) => {
+  const response = await realFetch(url, options);
+  if (options.method === "PATCH" && String(options.body).includes("user_rating")) {
+    await new Promise((resolve) => setTimeout(resolve, 400));
+  }
+  return response;
+};
+"""
+
+
+def test_quick_changes_are_saved_one_after_another(live_server, library: list[str]) -> None:
+    editor()
+    with open_browser() as context:
+        page = context.new_page()
+        page.add_init_script(SLOW_RATING_ANSWERS)
+        log_in(page, live_server.url, "eve", f"/sessions/{FACIAL}/")
+        notes = page.locator("[data-notes]")
+        notes.get_by_role("button", name="♥ Like").click()
+        notes.locator("[data-tag-input]").fill("keeper")
+        notes.locator("[data-tag-input]").press("Enter")
+        notes.locator("[data-tag-input]").fill("second")
+        notes.locator("[data-tag-input]").press("Enter")
+        page.wait_for_function("document.querySelectorAll('[data-tags] [data-tag]').length === 2")
+        page.wait_for_function("document.querySelector('[data-notes-status]').textContent === 'Saved.'")
+        assert tags_shown(page) == ["keeper", "second"]
+        assert notes.get_by_role("button", name="♥ Like").get_attribute("aria-pressed") == "true"
+        metadata = SessionMetadata.objects.get(session__name=FACIAL)
+        assert (metadata.user_rating, metadata.tag_list) == ("like", ["keeper", "second"])
+
+
 def test_a_refused_change_says_why(live_server, library: list[str]) -> None:
     user = editor()
     base = live_server.url

@@ -95,13 +95,13 @@ export class NotesEditor {
       const remove = event.target.closest("[data-remove-tag]");
       if (!remove) return;
       const tag = remove.closest("[data-tag]").dataset.tag;
-      this.save({ tags: this.tags.filter((name) => name !== tag) });
+      this.save(() => ({ tags: this.tags.filter((name) => name !== tag) }));
     });
     this.tagInput.addEventListener("keydown", (event) => {
       if (event.key !== "Enter" && event.key !== ",") return;
       event.preventDefault();
       const added = this.tagInput.value.split(",").map((name) => name.trim()).filter(Boolean);
-      if (added.length) this.save({ tags: [...this.tags, ...added] }, () => { this.tagInput.value = ""; });
+      if (added.length) this.save(() => ({ tags: [...this.tags, ...added] }), () => { this.tagInput.value = ""; });
     });
     this.section.querySelector("[data-save-note]").addEventListener("click", () => this.saveNote());
     this.note.addEventListener("keydown", (event) => {
@@ -116,7 +116,16 @@ export class NotesEditor {
     this.save({ user_note: this.note.value });
   }
 
-  async save(changes, onSaved = () => {}) {
+  // Saves go one at a time, each worked out from what the one before it saved: two quick
+  // changes (a rating, then a tag) would otherwise race, and the later answer to arrive would
+  // show the page a state older than the server's.
+  save(changes, onSaved = () => {}) {
+    const run = () => this.send(typeof changes === "function" ? changes() : changes, onSaved);
+    this.queue = (this.queue ?? Promise.resolve()).then(run, run);
+    return this.queue;
+  }
+
+  async send(changes, onSaved) {
     this.say("Saving…");
     const result = await patchMetadata(this.url, changes);
     if (!result.ok) {
