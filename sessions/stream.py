@@ -68,15 +68,28 @@ class Broadcaster:
         self.seen = latest_change()
         self.condition = threading.Condition()
         self.stopping = threading.Event()
+        self.retired = False
+        self.quiet_since = monotonic()
         self.thread = threading.Thread(target=self._run, name="change-feed", daemon=True)
         self.thread.start()
 
-    def _run(self) -> None:
-        quiet_since = self.monotonic()
-        while not self.stopping.wait(self.poll):
+    def retire_if_idle(self) -> bool:
+        """True (and retired for good) when nobody has listened for ``idle`` seconds. Decided
+        under the streams' lock: a stream counted a moment before gets this broadcaster, one
+        counted a moment after gets a new one, never a broadcaster that is about to stop."""
+        global _broadcaster
+        with _lock:
             if _open_streams:
-                quiet_since = self.monotonic()
-            elif self.monotonic() - quiet_since > self.idle:
+                self.quiet_since = self.monotonic()
+            elif self.monotonic() - self.quiet_since > self.idle:
+                self.retired = True
+                if _broadcaster is self:
+                    _broadcaster = None
+        return self.retired
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.poll):
+            if self.retire_if_idle():
                 return  # nobody listens: no more reading of the feed
             try:
                 close_old_connections()
@@ -95,6 +108,8 @@ class Broadcaster:
     def stop(self, *, timeout: float = 5.0) -> None:
         self.stopping.set()
         self.thread.join(timeout)
+        with self.condition:
+            self.condition.notify_all()  # streams waiting on it go to its successor now
 
     def after(self, cursor: int) -> list[tuple[int, dict[str, Any]]] | None:
         """The retained changes after ``cursor``; None when some of them are older than what is
@@ -114,13 +129,13 @@ class Broadcaster:
 
 _broadcaster: Broadcaster | None = None
 _lock = threading.Lock()
-_open_streams = 0
+_open_streams: set[EventStream] = set()
 
 
 def broadcaster() -> Broadcaster:
     global _broadcaster
     with _lock:
-        if _broadcaster is None or not _broadcaster.thread.is_alive():
+        if _broadcaster is None or _broadcaster.retired or not _broadcaster.thread.is_alive():
             _broadcaster = Broadcaster(poll=settings.SDGEN_STREAM_POLL, idle=settings.SDGEN_STREAM_IDLE)
         return _broadcaster
 
@@ -131,6 +146,8 @@ def stop_broadcaster() -> None:
     global _broadcaster
     with _lock:
         running, _broadcaster = _broadcaster, None
+        if running is not None:
+            running.retired = True
     if running is not None:
         running.stop()
 
@@ -152,12 +169,10 @@ class EventStream:
 
     def __init__(self, *, cursor: int | None, keepalive: float, lifetime: float,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
-        global _open_streams
         with _lock:
-            if _open_streams >= settings.SDGEN_STREAMS_PER_PROCESS:
+            if len(_open_streams) >= settings.SDGEN_STREAMS_PER_PROCESS:
                 raise TooManyStreams
-            _open_streams += 1
-        self._counted = True
+            _open_streams.add(self)
         self.feed = broadcaster()
         self.cursor = cursor
         self.keepalive = keepalive
@@ -179,6 +194,8 @@ class EventStream:
         _release_connection()  # no connection is held while the stream waits
         ends = self.monotonic() + self.lifetime
         while self.monotonic() < ends:
+            if self.feed.retired:  # stopped since (by stop_broadcaster): follow the one now reading
+                self.feed = broadcaster()
             fresh = self.feed.after(self.cursor)
             if fresh is None:  # further back than what the feed keeps: read from the database
                 fresh = changes_after(self.cursor)
@@ -193,8 +210,11 @@ class EventStream:
                     yield ": keepalive\n\n"
 
     def close(self) -> None:
-        global _open_streams
         with _lock:
-            if self._counted:
-                self._counted = False
-                _open_streams -= 1
+            _open_streams.discard(self)
+
+
+def close_streams() -> None:
+    """Stop counting every open stream (a test whose client left a stream unread)."""
+    with _lock:
+        _open_streams.clear()

@@ -77,13 +77,12 @@ def _fresh_cache() -> None:
 def _no_change_feed_left() -> Iterator[None]:
     """A test that opened a stream leaves no broadcaster reading the feed into the next test."""
     yield
-    import sessions.stream
-    from sessions.stream import stop_broadcaster
+    from sessions.stream import close_streams, stop_broadcaster
 
     stop_broadcaster()
     # The test client leaves a streaming response nobody read open (a server always closes it):
     # such a stream must not count against the next test's limit.
-    sessions.stream._open_streams = 0
+    close_streams()
 
 
 @pytest.fixture

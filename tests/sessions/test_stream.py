@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sessions.changes import latest_change
 from sessions.lifecycle import transition_status
 from sessions.models import Session
 from sessions.services import sync_sessions
-from sessions.stream import EventStream, TooManyStreams
+from sessions.stream import EventStream, TooManyStreams, stop_broadcaster
 
 RANDOM = "20261121_043627-random_test"
 
@@ -146,3 +147,47 @@ def test_a_burst_of_streams_is_counted_before_any_is_read(settings) -> None:
         EventStream(cursor=None, keepalive=5, lifetime=5)
     second.close()
     third.close()
+
+
+@pytest.mark.django_db
+def test_a_stream_never_gets_a_broadcaster_that_is_stopping(settings) -> None:
+    # The broadcaster stops once nobody has listened for SDGEN_STREAM_IDLE seconds. A stream
+    # opened just as it decides to stop must get a new one, or it waits for ever on one that no
+    # longer reads the feed (the session page then never sees its new images).
+    settings.SDGEN_STREAM_POLL = 60.0  # its thread stays out of the way: the test decides when it looks
+    settings.SDGEN_STREAM_IDLE = 0.0
+    first = EventStream(cursor=None, keepalive=5, lifetime=5)
+    feed = first.feed
+    feed.quiet_since -= 1
+    assert not feed.retire_if_idle()  # a stream is open
+    first.close()
+    feed.quiet_since -= 1
+    assert feed.retire_if_idle()
+    second = EventStream(cursor=None, keepalive=5, lifetime=5)
+    try:
+        assert second.feed is not feed and not second.feed.retired
+        second.feed.quiet_since -= 1
+        assert not second.feed.retire_if_idle()
+    finally:
+        second.close()
+        feed.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_follows_the_broadcaster_that_replaced_its_own(synced_results: Path) -> None:
+    stream = EventStream(cursor=None, keepalive=5, lifetime=10)
+    iterator = iter(stream)
+    try:
+        assert next(iterator).startswith("retry:")
+        waiting = threading.Thread(target=lambda: events.append(next(iterator)))
+        events: list[str] = []
+        waiting.start()  # the stream waits on its broadcaster for the next change
+        time.sleep(0.2)
+        stop_broadcaster()  # as a server's reload does, or a test's end
+        transition_status(session=Session.objects.get(name=RANDOM), to_status="aborted", source="admin",
+                          performer="ada", reason="after a new broadcaster")
+        waiting.join(3)  # well before its 5 s keepalive: it was woken and went to the new one
+        assert not waiting.is_alive()
+    finally:
+        stream.close()
+    assert parse(events[0])[0]["data"]["status"] == "aborted"
