@@ -77,13 +77,15 @@ class WatchedFolders:
         for name in names - self.active:
             self.activate(name)
 
-    def activate(self, name: str) -> None:
+    def activate(self, name: str) -> bool:
+        """Follow the folder; True when it was not followed until now."""
         if name in self.active:
-            return
+            return False
         self.active.add(name)
         if self.native is not None and not self.native.watch(name):
             logger.info("%s: polled every %.1fs (no native watch available)", name, self.poll_interval)
         logger.debug("%s: watching", name)
+        return True
 
     def deactivate(self, name: str) -> None:
         if name not in self.active:

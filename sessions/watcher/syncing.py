@@ -125,7 +125,7 @@ class SessionSyncer:
             logger.info("%s: %s, %d/%s images%s", name, status, actual, expected if expected is not None else "?",
                         " (folder missing)" if is_missing else "")
             if status == SessionStatus.ONGOING and not is_missing:
-                self.folders.activate(name)
+                self._activate(name)
             else:
                 self.folders.deactivate(name)
             if self.thumbnails is not None:
@@ -133,9 +133,16 @@ class SessionSyncer:
         for name in set(names) - known:
             # Not a session (yet): a new folder is watched until its first manifest or image.
             if (self.results_dir / name).is_dir():
-                self.folders.activate(name)
+                self._activate(name)
             else:
                 self.folders.deactivate(name)
+
+    def _activate(self, name: str) -> None:
+        # A folder's watch starts after the sync that found it listed the folder: what the
+        # generator wrote in between raised no event (a short run may finish in that gap), so
+        # the folder is looked at once more; unchanged, that costs its stamp.
+        if self.folders.activate(name):
+            self.debouncer.touch(name, self.monotonic())
 
     def sweep(self) -> None:
         """Re-stamp every folder: finished sessions that changed again, events that were lost."""

@@ -167,6 +167,26 @@ class TestWatcher:
         assert watcher.active == {"20251107_120000-run"}
         assert watcher.stats.events == 20
 
+    def test_a_folder_is_looked_at_again_once_its_watch_is_in_place(
+        self, make_watcher, clock: FakeClock, empty_results_dir: Path, write_session: SessionWriter,
+        sync_calls: list,
+    ) -> None:
+        # The sync that finds a new run lists its folder before the folder's own watch exists:
+        # what the generator writes in between raises no event (a short run can finish there).
+        watcher = make_watcher()
+        watcher.start()
+        folder = write_session(empty_results_dir, "20251107_120000-run", ongoing_manifest(images=1))
+        event(watcher, folder)
+        settle(watcher, clock)
+        assert Session.objects.get().images_actual == 1 and watcher.active == {folder.name}
+        write_session(empty_results_dir, folder.name, ongoing_manifest(images=3))  # no event for these
+        settle(watcher, clock)  # well before the next poll
+        assert Session.objects.get().images_actual == 3
+        assert sync_calls == [[folder.name], [folder.name]]
+        clock.advance(1.0)
+        watcher.step(wait=False)
+        assert len(sync_calls) == 2  # once: a folder already watched is not looked at again
+
     def test_paths_outside_sessions_are_ignored(self, make_watcher, clock: FakeClock, empty_results_dir: Path,
                                                 sync_calls: list) -> None:
         watcher = make_watcher()
