@@ -267,6 +267,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "sdgen_site.negotiation.JsonFirstNegotiation",
     # Documents every error answer of every operation from what its view declares.
     "DEFAULT_SCHEMA_CLASS": "sessions.schema.ApiAutoSchema",
     "DEFAULT_RENDERER_CLASSES": [
