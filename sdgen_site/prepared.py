@@ -14,20 +14,24 @@ class PreparedQuery:
     """A read query the ORM builds and compiles once per database connection, then runs again
     with a new value: for the hot lookups where building and compiling the query costs more
     than running it. ``build`` makes the queryset from a marker value that stands for the
-    value given each time; the ORM's own converters turn the columns into Python values."""
+    value given each time; the ORM's own converters turn the columns into Python values.
+    ``marker`` stands for the value in the built query: a string, or for a number column a
+    number no real query parameter equals."""
 
     MARKER = "\x00prepared-query-value\x00"
+    NUMBER_MARKER = -7_340_052_918_263
 
-    def __init__(self, build: Callable[[str], QuerySet]) -> None:
+    def __init__(self, build: Callable[[Any], QuerySet], *, marker: str | int = MARKER) -> None:
         self.build = build
+        self.marker = marker
         self.compiled: WeakKeyDictionary[Any, tuple[Any, str, list[Any], list[int], list[Any]]] = WeakKeyDictionary()
 
-    def rows(self, value: str) -> list[tuple[Any, ...]]:
+    def rows(self, value: str | int) -> list[tuple[Any, ...]]:
         connection = connections[DEFAULT_DB_ALIAS]
         if connection not in self.compiled:
-            compiler = self.build(self.MARKER).query.get_compiler(connection=connection)
+            compiler = self.build(self.marker).query.get_compiler(connection=connection)
             sql, params = compiler.as_sql()
-            at = [index for index, param in enumerate(params) if param == self.MARKER]
+            at = [index for index, param in enumerate(params) if param == self.marker]
             # What results_iter would work out again on every run.
             converters = compiler.get_converters([column[0] for column in compiler.select[:compiler.col_count]])
             self.compiled[connection] = (compiler, sql, list(params), at, converters)

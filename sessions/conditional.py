@@ -81,9 +81,6 @@ _LIBRARY = PreparedQuery(lambda _: (
     ChangeCounter.objects.filter(pk=1).order_by()
     .annotate(newest_metadata=Subquery(SessionMetadata.objects.order_by("-updated_at").values("updated_at")[:1]))
     .values_list("value", "changed_at", "newest_metadata")))
-_SESSION = PreparedQuery(lambda name: (
-    Session.objects.in_library().filter(name=name).order_by()
-    .values_list("pk", "change_seq", "updated_at", "metadata__updated_at")[:1]))
 
 
 def library_version() -> tuple[int, datetime | None, datetime | None]:
@@ -103,14 +100,12 @@ def library_validator(request: Request, version: tuple | None = None) -> Validat
     return _validator(request, "library", *version, last_modified=max(changed, default=None))
 
 
-def session_validator(request: Request, name: str) -> Validator | None:
-    """For a session item (with its metadata); None without such a session."""
-    row = next(iter(_SESSION.rows(name)), None)
-    if row is None:
-        return None
-    pk, change_seq, updated_at, metadata_updated_at = row
+def session_validator(request: Request, session: Session) -> Validator:
+    """For a session item (with its metadata), from ``selectors.session_named``'s session."""
+    updated_at, metadata_updated_at = session.updated_at, session.metadata_updated_at
     last_modified = max(updated_at, metadata_updated_at or updated_at)
-    return _validator(request, "item", pk, change_seq, updated_at, metadata_updated_at, last_modified=last_modified)
+    return _validator(request, "item", session.pk, session.change_seq, updated_at, metadata_updated_at,
+                      last_modified=last_modified)
 
 
 def session_data_validator(request: Request, kind: str, *, pk: int, change_seq: int,

@@ -62,6 +62,14 @@ class EnvelopePagination(LimitOffsetPagination):
         details = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
         return [details[pk] for pk in ids if pk in details]
 
+    def paginate_list(self, items: list[Any], request: Request) -> list[Any]:
+        """The page of a list already read whole."""
+        self.request = request
+        self.limit = self.get_limit(request)
+        self.offset = self.get_offset(request)
+        self.count = len(items)
+        return items[self.offset:self.offset + self.limit]
+
     def get_paginated_response(self, data: list[Any]) -> Response:
         return Response({
             self.items_key: data,

@@ -69,17 +69,19 @@ _STATS_COLUMNS = [field.attname for field in SessionStats._meta.concrete_fields
 _STATS_RELATION = cast(ForeignObjectRel, Session._meta.get_field("stats"))
 _SESSION_NAMED = PreparedQuery(lambda name: (
     Session.objects.in_library().filter(name=name).order_by()
-    .values_list(*_SESSION_COLUMNS, *(f"stats__{column}" for column in _STATS_COLUMNS))[:1]))
+    .values_list(*_SESSION_COLUMNS, "metadata__updated_at", *(f"stats__{column}" for column in _STATS_COLUMNS))[:1]))
 
 
 def session_named(name: str) -> Session | None:
     """The session of this name in the library, with its stats' source and parameters (the rest
-    of its stats deferred); None without one."""
+    of its stats deferred) and when its metadata last changed (``metadata_updated_at``, None if
+    never: what its item's validator needs); None without one."""
     row = next(iter(_SESSION_NAMED.rows(name)), None)
     if row is None:
         return None
     session = Session.from_db(DEFAULT_DB_ALIAS, _SESSION_COLUMNS, row[:len(_SESSION_COLUMNS)])
-    stats_row = row[len(_SESSION_COLUMNS):]
+    session.metadata_updated_at = row[len(_SESSION_COLUMNS)]
+    stats_row = row[len(_SESSION_COLUMNS) + 1:]
     if stats_row[0] is None:  # no stats row: remembered as select_related does, so no query asks again
         _STATS_RELATION.set_cached_value(session, None)
     else:
@@ -106,6 +108,26 @@ def session_events(session: Session) -> QuerySet[Event]:
 
 def session_images(session: Session) -> QuerySet[SessionImage]:
     return SessionImage.objects.filter(session=session).order_by("index", "filename")
+
+
+_IMAGE_COLUMNS = [field.attname for field in SessionImage._meta.concrete_fields]
+IMAGES_READ_WHOLE = 500  # at most this many rows for a session's images read in one go
+_SESSION_IMAGES = PreparedQuery(lambda session_id: (
+    SessionImage.objects.filter(session_id=session_id).order_by("index", "filename")
+    .values_list(*_IMAGE_COLUMNS)[:IMAGES_READ_WHOLE + 1]), marker=PreparedQuery.NUMBER_MARKER)
+
+
+def every_session_image(session: Session) -> list[SessionImage] | None:
+    """All the session's images in ``session_images`` order by one query compiled once (a
+    session's whole page, polled by clients and the gallery), or None when it has more than
+    IMAGES_READ_WHOLE (page through ``session_images`` then)."""
+    rows = _SESSION_IMAGES.rows(session.pk)
+    if len(rows) > IMAGES_READ_WHOLE:
+        return None
+    images = [SessionImage.from_db(DEFAULT_DB_ALIAS, _IMAGE_COLUMNS, row) for row in rows]
+    for image in images:
+        image.session = session
+    return images
 
 
 def library_images(*, with_params: bool = True) -> QuerySet[SessionImage]:

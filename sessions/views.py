@@ -105,6 +105,7 @@ def file_response(request: HttpRequest, path: Path, content_type: str | None = N
     return response
 
 
+IMAGE_FILTERS = frozenset(ImageFilter.base_filters)
 NO_STATS = "this session has no readable manifest, and its images carry no parameters: no stats"
 SESSION_FIELDS = SessionSerializer.Meta.fields
 IMAGE_FIELDS = ImageSerializer.Meta.fields
@@ -153,10 +154,17 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        validator = session_validator(request, self.kwargs["name"])
-        if validator is None:
-            raise no_such_session(self.kwargs["name"])
-        return validator.not_modified(request) or validator.stamp(super().retrieve(request, *args, **kwargs))
+        session = self.session()
+        validator = session_validator(request, session)
+        if (not_modified := validator.not_modified(request)) is not None:
+            return not_modified
+        if self.wanted is not None and not self.wanted & {"stats", "metadata"}:
+            item = session  # its own columns are enough: the look-up already read them
+        else:
+            item = self.get_queryset().filter(pk=session.pk).first()
+            if item is None:  # forgotten in between
+                raise no_such_session(self.kwargs["name"])
+        return validator.stamp(Response(self.get_serializer(item).data))
 
     @property
     def pages(self) -> EnvelopePagination:
@@ -177,14 +185,6 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
         if self.action in self.sparse_items:
             self.wanted = requested_fields(request, self.sparse_items[self.action])
-
-    def get_object(self) -> Session:
-        if self.wanted is not None and not self.wanted & {"stats", "metadata"}:
-            return self.session()  # its own columns are enough: the lookup compiled once
-        session = self.get_queryset().filter(name=self.kwargs["name"]).first()
-        if session is None:
-            raise no_such_session(self.kwargs["name"])
-        return session
 
     def session(self) -> Session:
         session = selectors.session_named(self.kwargs["name"])
@@ -305,15 +305,24 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> Response:
         session = self.session()
-        filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
+        filterset = None
+        if not IMAGE_FILTERS.isdisjoint(request.query_params):
+            filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
         self.pages.validate(request)
         validator = session_data_validator(request, "images", pk=session.pk, change_seq=session.change_seq,
                                            updated_at=session.updated_at)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
-        page = self.paginate_queryset(filterset.qs)
+        # A session's images unfiltered, when they fit on the page asked for (most runs): one
+        # query compiled once, rather than a count and a page.
+        whole = (selectors.every_session_image(session)
+                 if filterset is None and session.images_actual <= self.pages.get_limit(request) else None)
+        if whole is not None:
+            page: list[Any] | None = self.pages.paginate_list(whole, request)
+        else:
+            page = self.paginate_queryset(selectors.session_images(session) if filterset is None else filterset.qs)
         return validator.stamp(self.get_paginated_response(
             ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data))
 

@@ -123,6 +123,8 @@ class Session(models.Model):
     change_seq = models.BigIntegerField(default=0, db_index=True)
 
     objects = SessionQuerySet.as_manager()
+    # Read along with the session by selectors.session_named (not a column of this table).
+    metadata_updated_at: datetime | None = None
 
     class Meta:
         ordering = ["-created_at", "-id"]

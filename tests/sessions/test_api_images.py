@@ -146,3 +146,33 @@ class TestManifest:
         manifest.unlink()
         manifest.symlink_to(tmp_path / "secret.json")
         assert api.get(f"/api/sessions/{FACIAL}/manifest").status_code == 404
+
+
+def image_queries(api, url: str) -> tuple[dict, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        body = api.get(url).json()
+    return body, sum('"gen_sessions_sessionimage"' in query["sql"] for query in queries.captured_queries)
+
+
+@pytest.mark.parametrize(("limit", "offset"), [(100, 0), (4, 0), (3, 0), (3, 2), (2, 3), (100, 3), (100, 4), (1, 9)])
+def test_a_page_is_the_same_read_whole_or_counted_and_paged(api, synced_results: Path, monkeypatch,
+                                                           limit: int, offset: int) -> None:
+    from sessions import selectors
+
+    url = images_url(FACIAL, ("limit", str(limit)), ("offset", str(offset)))
+    answer, _ = image_queries(api, url)
+    monkeypatch.setattr(selectors, "every_session_image", lambda session: None)  # as for a large session
+    assert image_queries(api, url)[0] == answer
+
+
+def test_a_session_that_fits_on_the_page_is_read_in_one_query(api, synced_results: Path) -> None:
+    body, queries = image_queries(api, images_url(FACIAL))
+    assert (body["total_count"], queries) == (4, 1)
+    # More than a page: counted, then the page's ids, then their rows.
+    body, queries = image_queries(api, images_url(FACIAL, ("limit", "3")))
+    assert (len(body["images"]), body["total_count"], queries) == (3, 4, 3)
+    body, queries = image_queries(api, images_url(FACIAL, ("seed", "44")))  # filtered: counted, then read
+    assert (body["total_count"], queries) == (1, 2)

@@ -105,6 +105,12 @@ class TestImages:
             ok(api.get("/api/images/?fields=session_id,url"))
         assert "stats" not in captured.captured_queries[-1]["sql"]
 
+    def test_an_item_of_the_session_s_own_columns_is_one_look_up(self, api, synced_results: Path,
+                                                                   django_assert_num_queries) -> None:
+        # the token with its user, the session (its validator included)
+        with django_assert_num_queries(2):
+            assert ok(api.get(f"/api/sessions/{FACIAL}/?fields=images_actual")) == {"images_actual": 4}
+
     @pytest.mark.parametrize("url", [f"/api/sessions/{FACIAL}/images/", "/api/images/"])
     def test_an_unknown_field_is_a_400(self, api, synced_results: Path, url: str) -> None:
         response = api.get(f"{url}?fields=metadata")

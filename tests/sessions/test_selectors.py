@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sessions import selectors
 from sessions.image_parameters import PARAM_KEYS
-from sessions.models import Session, SessionStats
+from sessions.models import Session, SessionMetadata, SessionStats
 
 pytestmark = pytest.mark.django_db
 
@@ -43,3 +43,13 @@ def test_unknown_and_forgotten_sessions_are_not_in_the_library(synced_results: P
     assert selectors.in_library(NAME)
     Session.objects.filter(name=NAME).update(forgotten_at=timezone.now())
     assert selectors.session_named(NAME) is None and not selectors.in_library(NAME)
+
+
+def test_with_when_its_metadata_last_changed(synced_results: Path, django_assert_num_queries) -> None:
+    from sessions.services import update_metadata
+
+    assert selectors.session_named(NAME).metadata_updated_at is None  # never set
+    update_metadata(session=Session.objects.get(name=NAME), changes={"is_favorite": True})
+    with django_assert_num_queries(1):
+        session = selectors.session_named(NAME)
+    assert session.metadata_updated_at == SessionMetadata.objects.get(session__name=NAME).updated_at
