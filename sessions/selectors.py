@@ -145,27 +145,30 @@ def library_images(*, with_params: bool = True) -> QuerySet[SessionImage]:
 
 
 _METADATA_COLUMNS = [field.attname for field in SessionMetadata._meta.concrete_fields]
-_METADATA_NAMED = PreparedQuery(lambda name: (
-    Session.objects.in_library().filter(name=name).order_by()
-    .values_list("pk", *(f"metadata__{column}" for column in _METADATA_COLUMNS))[:1]))
 _TAG_COLUMNS = [field.attname for field in SessionTag._meta.concrete_fields]
-_TAGS_NAMED = PreparedQuery(lambda name: (
-    SessionTag.objects.filter(metadata__session__name=name).order_by("position").values_list(*_TAG_COLUMNS)))
+# One row per tag (one row of empty tag columns without tags; none without the session).
+_METADATA_NAMED = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by("metadata__tags__position")
+    .values_list("pk", *(f"metadata__{column}" for column in _METADATA_COLUMNS),
+                 *(f"metadata__tags__{column}" for column in _TAG_COLUMNS))))
 
 
 def metadata_named(name: str) -> SessionMetadata | None:
     """The metadata of the session of this name, with its session (name only) and its tags in
     order, or unsaved defaults if none was ever set; None without such a session in the library.
-    Two queries, each compiled once per connection (sdgen_site.prepared)."""
-    row = next(iter(_METADATA_NAMED.rows(name)), None)
-    if row is None:
+    One query, compiled once per connection (sdgen_site.prepared)."""
+    rows = _METADATA_NAMED.rows(name)
+    if not rows:
         return None
+    row = rows[0]
     session = Session.from_db(DEFAULT_DB_ALIAS, ["id", "name"], [row[0], name])
     if row[1] is None:
         return unsaved_metadata(session)
-    metadata = SessionMetadata.from_db(DEFAULT_DB_ALIAS, _METADATA_COLUMNS, row[1:])
+    tags_at = 1 + len(_METADATA_COLUMNS)
+    metadata = SessionMetadata.from_db(DEFAULT_DB_ALIAS, _METADATA_COLUMNS, row[1:tags_at])
     metadata.session = session
-    tags = [SessionTag.from_db(DEFAULT_DB_ALIAS, _TAG_COLUMNS, tag_row) for tag_row in _TAGS_NAMED.rows(name)]
+    tags = [SessionTag.from_db(DEFAULT_DB_ALIAS, _TAG_COLUMNS, tag_row[tags_at:])
+            for tag_row in rows if tag_row[tags_at] is not None]
     # Held as prefetch_related holds them, so metadata.tags.all() runs no query.
     prefetched = metadata.tags.all()
     prefetched._result_cache, prefetched._prefetch_done = tags, True

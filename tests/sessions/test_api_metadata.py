@@ -111,13 +111,21 @@ def test_unknown_sessions_are_404(editor_api, synced_results: Path) -> None:
     assert editor_api.patch("/api/sessions/nope/metadata", {"is_test": True}, format="json").status_code == 404
 
 
-def test_reading_it_costs_three_queries_and_matches_what_the_item_shows(
-        editor_api, synced_results: Path, django_assert_num_queries) -> None:
-    patch(editor_api, {"is_favorite": True, "tags": ["b", "a"], "user_note": "keep"})
-    with django_assert_num_queries(3):  # the token with its user, the metadata, its tags
+@pytest.mark.parametrize("tags", [["b", "a", "c"], ["one"], []])
+def test_reading_it_costs_two_queries_and_matches_what_the_item_shows(
+        editor_api, synced_results: Path, django_assert_num_queries, tags: list[str]) -> None:
+    patch(editor_api, {"is_favorite": True, "tags": tags, "user_note": "keep"})
+    with django_assert_num_queries(2):  # the token with its user, the metadata with its tags
         body = editor_api.get(URL).json()
     assert body == editor_api.get(f"/api/sessions/{NAME}/").json()["metadata"]
-    assert body["tags"] == ["b", "a"]
+    assert (body["tags"], body["user_note"], body["is_favorite"]) == (tags, "keep", True)
+
+
+def test_never_set_it_reads_as_the_defaults(editor_api, synced_results: Path, django_assert_num_queries) -> None:
+    with django_assert_num_queries(2):
+        body = editor_api.get(URL).json()
+    assert body == {"session_id": NAME, "is_test": False, "is_complete": False, "is_favorite": False,
+                    "user_rating": None, "user_note": "", "tags": [], "created_at": None, "updated_at": None}
 
 
 def test_a_forgotten_or_unknown_session_has_none(editor_api, synced_results: Path) -> None:
