@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
+from django.core.cache import cache
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -33,6 +35,24 @@ class EnvelopePagination(LimitOffsetPagination):
     default_limit = 100
     max_limit = 500
     items_key = "sessions"
+    # Set by a view that knows what its list's rows depend on (conditional.library_version()):
+    # a total counted at that version is kept (Django's cache) and given again for any page of
+    # the same filters, rather than counted again. A search matching most of a large library
+    # costs its count on the first page asked for, not on every page after it.
+    count_version: tuple | None = None
+    COUNT_KEPT_FOR = 600  # seconds; a newer version is another key anyway
+
+    def get_count(self, queryset: Any) -> int:
+        if self.count_version is None:
+            return super().get_count(queryset)
+        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+        seen = repr((sql, params, self.count_version)).encode()
+        key = f"sessions:count:{hashlib.blake2b(seen, digest_size=16).hexdigest()}"
+        count = cache.get(key)
+        if count is None:
+            count = super().get_count(queryset)
+            cache.set(key, count, timeout=self.COUNT_KEPT_FOR)
+        return count
 
     def get_limit(self, request: Request) -> int:
         return _whole_number(request, self.limit_query_param, default=self.default_limit, minimum=1,

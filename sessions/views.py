@@ -33,7 +33,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from sessions import selectors
-from sessions.conditional import library_validator, session_data_validator, session_validator
+from sessions.conditional import library_validator, library_version, session_data_validator, session_validator
 from sessions.filters import (
     ImageFilter,
     LibraryImageFilter,
@@ -147,9 +147,11 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         queryset = self.filter_queryset(self.get_queryset())  # a bad filter is a 400, never a 304
         self.pages.validate(request)
-        validator = library_validator(request)
+        version = library_version()
+        validator = library_validator(request, version)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
+        self.pages.count_version = version  # the rows depend on nothing else (the ETag says the same)
         page = self.paginate_queryset(queryset)
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 

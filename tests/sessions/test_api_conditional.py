@@ -155,3 +155,31 @@ def test_the_openapi_document_says_so(api) -> None:
         assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
         assert "content" not in operation["responses"]["304"]
     assert "304" not in schema["paths"]["/api/sessions/{name}/events"]["get"]["responses"]
+
+
+def count_queries(api, url: str) -> tuple[dict, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        response = api.get(url)
+    assert response.status_code == 200, response.content
+    return response.json(), sum("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+
+
+def test_a_list_s_total_is_counted_once_per_library_version(api, staff_api, synced_results: Path) -> None:
+    first, counted = count_queries(api, "/api/sessions/?limit=1")
+    assert (first["total_count"], counted) == (4, 1)
+    second, counted = count_queries(api, "/api/sessions/?limit=1&offset=1")  # another page, the same rows
+    assert (second["total_count"], counted) == (4, 0)
+    _, counted = count_queries(api, "/api/sessions/?limit=1&status=completed")  # other rows: counted
+    assert counted == 1
+    assert staff_api.post(f"/api/sessions/{FACIAL}/status", {"status": "aborted", "reason": "by hand"},
+                          format="json").status_code == 200
+    after, counted = count_queries(api, "/api/sessions/?limit=1&status=completed")  # the library changed
+    assert (after["total_count"], counted) == (3, 1)
+    assert staff_api.patch(f"/api/sessions/{RANDOM}/metadata", {"is_favorite": True}, format="json").status_code == 200
+    liked, counted = count_queries(api, "/api/sessions/?limit=1&liked=true")
+    assert (liked["total_count"], counted) == (1, 1)
+    assert staff_api.patch(f"/api/sessions/{RANDOM}/metadata", {"is_favorite": False}, format="json").status_code == 200
+    assert count_queries(api, "/api/sessions/?limit=1&liked=true")[0]["total_count"] == 0
