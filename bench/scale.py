@@ -8,8 +8,9 @@ and on PostgreSQL, measured through a real server.
 
 For each library size: a cold sync in a fresh process on a fresh database (search index
 included), the no-change re-sync, then granian as `manage.py serve` runs it (2 workers) on 127.0.0.1 with
-REQUESTS requests per path one after another on a kept-alive connection (after 5 to warm
-up; the API with a token, the admin's and the gallery's pages logged in), and the watcher at
+REQUESTS requests per path one after another on a kept-alive connection (after 10 to warm
+up; the API with a token, the admin's and the gallery's pages logged in; the list's searched and
+filtered totals, kept per library version, also asked once after each of several changes), and the watcher at
 rest (every thumbnail made) for IDLE seconds: its CPU and memory.
 Libraries are made by mklib.py under bench/out/ and kept. One session in ten is liked and
 tagged, one in a hundred has a note.
@@ -18,6 +19,7 @@ tagged, one in a hundred has a note.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import random
@@ -100,6 +102,30 @@ def measure(sessions: int, images: int, args: argparse.Namespace) -> dict[str, f
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
     print(output.rsplit("\n", 2)[0], flush=True)
     return json.loads(output.strip().splitlines()[-1])
+
+
+def first_asks(port: int, token: str, path: str, session: str, *, rounds: int) -> list[float]:
+    """``path`` asked once after each of ``rounds`` changes to the library (a note written
+    between two requests, outside the time measured): what its first page costs."""
+    from sessions.models import Session
+    from sessions.services import update_metadata
+
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+    headers = {"Authorization": f"Bearer {token}"}
+    seconds = []
+    try:
+        for round_number in range(-1, rounds):  # the first round warms the connection up
+            update_metadata(session=Session.objects.get(name=session), changes={"user_note": f"round {round_number}"})
+            started = time.perf_counter()
+            connection.request("GET", path, headers=headers)
+            response = connection.getresponse()
+            assert response.status == 200, (path, response.status)
+            response.read()
+            if round_number >= 0:
+                seconds.append(time.perf_counter() - started)
+    finally:
+        connection.close()
+    return seconds
 
 
 def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[str, float]:
@@ -185,6 +211,13 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
             seconds = timings(server.port, token, path, args.requests, headers=headers)
             figures[label] = statistics.median(seconds) * 1000
             print(f"  {label:26} {path:64} {summary(seconds)}", flush=True)
+        # The list keeps a total counted at the library's current version: the figures above are
+        # its other pages. After any change the first page asked for counts again:
+        for label in ("q, many hits", "filtered list"):
+            seconds = first_asks(server.port, token, paths[label], name, rounds=max(5, args.requests // 3))
+            figures[f"{label}, counted"] = statistics.median(seconds) * 1000
+            print(f"  {label + ', counted':26} {'(after a change to the library, each time)':64} {summary(seconds)}",
+                  flush=True)
     finally:
         server.stop()
 

@@ -41,6 +41,10 @@ class EnvelopePagination(LimitOffsetPagination):
     # costs its count on the first page asked for, not on every page after it.
     count_version: tuple | None = None
     COUNT_KEPT_FOR = 600  # seconds; a newer version is another key anyway
+    # The list's rows before its filters, when the view sets it: a page's details are read from
+    # it by id, rather than with the search or the filters worked out again for those ids (a
+    # search matching most of a large library made that as costly as the page's ids).
+    details: Any = None
 
     def get_count(self, queryset: Any) -> int:
         if self.count_version is None:
@@ -79,7 +83,8 @@ class EnvelopePagination(LimitOffsetPagination):
         if self.offset == 0 and self.count <= self.limit:  # all on one page: no ids to pick first
             return list(queryset)
         ids = list(queryset.prefetch_related(None).values_list("pk", flat=True)[self.offset:self.offset + self.limit])
-        details = {row.pk: row for row in queryset.order_by().filter(pk__in=ids)}
+        base = queryset if self.details is None else self.details
+        details = {row.pk: row for row in base.order_by().filter(pk__in=ids)}
         return [details[pk] for pk in ids if pk in details]
 
     def paginate_list(self, items: list[Any], request: Request) -> list[Any]:

@@ -145,13 +145,15 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return {**super().get_serializer_context(), "fields": self.wanted}
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        queryset = self.filter_queryset(self.get_queryset())  # a bad filter is a 400, never a 304
+        sessions = self.get_queryset()
+        queryset = self.filter_queryset(sessions)  # a bad filter is a 400, never a 304
         self.pages.validate(request)
         version = library_version()
         validator = library_validator(request, version)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
         self.pages.count_version = version  # the rows depend on nothing else (the ETag says the same)
+        self.pages.details = sessions
         page = self.paginate_queryset(queryset)
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
@@ -357,6 +359,13 @@ class LibraryImageViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
     def get_serializer_context(self) -> dict[str, Any]:
         return {**super().get_serializer_context(), "fields": self.wanted}
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        images = self.get_queryset()
+        assert isinstance(self.paginator, EnvelopePagination)
+        self.paginator.details = images
+        page = self.paginate_queryset(self.filter_queryset(images))
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
