@@ -54,9 +54,9 @@ def prepare(sessions: int) -> tuple[Path, str]:
 
 
 class Server:
-    def __init__(self, results: Path) -> None:
+    def __init__(self, results: Path, *, env: dict[str, str] | None = None) -> None:
         self.port = free_port()
-        env = {**os.environ, "SDGEN_RESULTS_DIR": str(results), "SDGEN_LOG_LEVEL": "WARNING"}
+        env = {**os.environ, "SDGEN_RESULTS_DIR": str(results), "SDGEN_LOG_LEVEL": "WARNING", **(env or {})}
         from sessions.management.commands.serve import web_server_command
 
         # granian as `manage.py serve` runs it; its access log is thrown away.

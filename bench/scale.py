@@ -7,11 +7,14 @@ and on PostgreSQL, measured through a real server.
     python bench/scale.py --sessions 1000 --requests 20     # a quick look
 
 For each library size: a cold sync in a fresh process on a fresh database (search index
-included), the no-change re-sync, then granian as `manage.py serve` runs it (2 workers) on 127.0.0.1 with
-REQUESTS requests per path one after another on a kept-alive connection (after 10 to warm
-up; the API with a token, the admin's and the gallery's pages logged in; the list's searched and
-filtered totals, kept per library version, also asked once after each of several changes), and the watcher at
-rest (every thumbnail made) for IDLE seconds: its CPU and memory.
+included), the no-change re-sync, and the watcher at rest (every thumbnail made) for IDLE
+seconds: its CPU and memory. Then every size is served at once (granian as `manage.py serve`
+runs it, 2 workers each, on 127.0.0.1; on PostgreSQL a database per size, the URL's name with
+`_<size>` appended) and each path is asked of each size in turn, over one kept-alive connection
+per size, REQUESTS times after 10 rounds to warm up (the API with a token, the admin's and the
+gallery's pages logged in): a slow moment of this shared machine slows every size alike, so the
+ratios hold. The list's searched and filtered totals are kept per library version; they are
+also asked once after each of several changes to the library (a note written through the API).
 Libraries are made by mklib.py under bench/out/ and kept. One session in ten is liked and
 tagged, one in a hundred has a note.
 """
@@ -30,7 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from api import Server, summary, timings
+from api import Server, summary
 from common import ROOT, fill_thumbnails, library, setup_django, timed
 from watch import WatcherProcess
 
@@ -91,12 +94,13 @@ def rare_word(results: Path) -> str:
     return word
 
 
-def measure(sessions: int, images: int, args: argparse.Namespace) -> dict[str, float]:
-    """Everything for one library size, in a child process of its own (its own database)."""
+def measure(sessions: int, images: int, args: argparse.Namespace) -> dict:
+    """One library size made ready in a child process of its own (its own database): its sync
+    figures, the watcher at rest, and what the parent needs to serve it (``served``)."""
     command = [sys.executable, __file__, "--measure-child", str(sessions), "--images", str(images),
                "--requests", str(args.requests), "--idle", str(args.idle)]
     if args.database_url:
-        command += ["--database-url", args.database_url]
+        command += ["--database-url", database_of(args.database_url, sessions)]
     if args.no_statistics:
         command.append("--no-statistics")
     output = subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout
@@ -104,31 +108,79 @@ def measure(sessions: int, images: int, args: argparse.Namespace) -> dict[str, f
     return json.loads(output.strip().splitlines()[-1])
 
 
-def first_asks(port: int, token: str, path: str, session: str, *, rounds: int) -> list[float]:
-    """``path`` asked once after each of ``rounds`` changes to the library (a note written
-    between two requests, outside the time measured): what its first page costs."""
-    from sessions.models import Session
-    from sessions.services import update_metadata
-
-    connection = http.client.HTTPConnection("127.0.0.1", port)
-    headers = {"Authorization": f"Bearer {token}"}
-    seconds = []
-    try:
-        for round_number in range(-1, rounds):  # the first round warms the connection up
-            update_metadata(session=Session.objects.get(name=session), changes={"user_note": f"round {round_number}"})
-            started = time.perf_counter()
-            connection.request("GET", path, headers=headers)
-            response = connection.getresponse()
-            assert response.status == 200, (path, response.status)
-            response.read()
-            if round_number >= 0:
-                seconds.append(time.perf_counter() - started)
-    finally:
-        connection.close()
-    return seconds
+def database_of(url: str, sessions: int) -> str:
+    """Each size its own PostgreSQL database (both are served at once): ``…/name_1000``."""
+    return f"{url.rstrip('/')}_{sessions}"
 
 
-def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[str, float]:
+class Side:
+    """One library size's server, asked over one kept-alive connection."""
+
+    def __init__(self, sessions: int, served: dict) -> None:
+        self.sessions = sessions
+        self.served = served
+        self.server = Server(Path(served["results"]), env=served["env"])
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.server.port)
+
+    def ask(self, method: str, path: str, *, body: dict | None = None) -> float:
+        """Seconds from sending the request to having read the whole answer."""
+        if path.startswith("/api/"):
+            headers = {"Authorization": f"Bearer {self.served['token']}"}
+        else:
+            headers = {"Cookie": self.served["cookie"]}  # the admin's and the gallery's pages
+        data = None
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+            data = json.dumps(body).encode()
+        started = time.perf_counter()
+        self.connection.request(method, path, body=data, headers=headers)
+        response = self.connection.getresponse()
+        answer = response.read()
+        seconds = time.perf_counter() - started
+        assert response.status == 200, (self.sessions, path, response.status, answer[:300])
+        return seconds
+
+    def stop(self) -> None:
+        self.connection.close()
+        self.server.stop()
+
+
+def side_by_side(sides: list[Side], requests: int) -> dict[int, dict[str, float]]:
+    """Every path asked of each size in turn (the first size first on even rounds, the last on
+    odd ones), after 10 rounds to warm up: a slow moment of this machine slows both sizes."""
+    figures: dict[int, dict[str, float]] = {side.sessions: {} for side in sides}
+    labels = list(sides[0].served["paths"])
+    for label in labels:
+        seconds: dict[int, list[float]] = {side.sessions: [] for side in sides}
+        for round_number in range(10 + requests):
+            for side in sides if round_number % 2 == 0 else sides[::-1]:
+                took = side.ask("GET", side.served["paths"][label])
+                if round_number >= 10:
+                    seconds[side.sessions].append(took)
+        for side in sides:
+            figures[side.sessions][label] = statistics.median(seconds[side.sessions]) * 1000
+        print(f"  {label:26} " + "  ".join(f"{side.sessions:>7,}: {summary(seconds[side.sessions])}"
+                                           for side in sides), flush=True)
+    # The list keeps a total counted at the library's current version: the figures above are
+    # its other pages. After any change the first page asked for counts again:
+    for label in ("q, many hits", "filtered list"):
+        seconds = {side.sessions: [] for side in sides}
+        for round_number in range(-1, max(5, requests // 3)):  # round -1 warms up
+            for side in sides:
+                note = {"user_note": f"round {round_number}"}
+                side.ask("PATCH", f"/api/sessions/{side.served['note_session']}/metadata", body=note)
+                took = side.ask("GET", side.served["paths"][label])
+                if round_number >= 0:
+                    seconds[side.sessions].append(took)
+        for side in sides:
+            figures[side.sessions][f"{label}, counted"] = statistics.median(seconds[side.sessions]) * 1000
+        print(f"  {label + ', counted':26} " + "  ".join(f"{side.sessions:>7,}: {summary(seconds[side.sessions])}"
+                                                         for side in sides) + "  (after a change each time)",
+              flush=True)
+    return figures
+
+
+def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix=f"sdgen-scale-{sessions}-"))
     results = library(sessions, images)
     cold = cold_sync(results, args.database_url, data_dir)
@@ -176,7 +228,8 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
     from accounts.services import create_api_token
     from sessions.models import Session
 
-    token = create_api_token(user=User.objects.get_or_create(username="scale", defaults={"is_staff": True})[0])
+    scale_user = User.objects.get_or_create(username="scale", defaults={"is_staff": True, "is_superuser": True})[0]
+    token = create_api_token(user=scale_user)
     cookie = admin_cookie()
     name, other = Session.objects.order_by("-created_at").values_list("name", flat=True)[
         sessions // 2:sessions // 2 + 2]
@@ -204,22 +257,11 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
         "gallery images, q rare": f"/images/?q={word}",
         "gallery compare": f"/compare/?a={name}&b={other}",
     }
-    server = Server(results)
-    try:
-        for label, path in paths.items():
-            headers = None if path.startswith("/api/") else {"Cookie": cookie}  # the admin's and the gallery's
-            seconds = timings(server.port, token, path, args.requests, headers=headers)
-            figures[label] = statistics.median(seconds) * 1000
-            print(f"  {label:26} {path:64} {summary(seconds)}", flush=True)
-        # The list keeps a total counted at the library's current version: the figures above are
-        # its other pages. After any change the first page asked for counts again:
-        for label in ("q, many hits", "filtered list"):
-            seconds = first_asks(server.port, token, paths[label], name, rounds=max(5, args.requests // 3))
-            figures[f"{label}, counted"] = statistics.median(seconds) * 1000
-            print(f"  {label + ', counted':26} {'(after a change to the library, each time)':64} {summary(seconds)}",
-                  flush=True)
-    finally:
-        server.stop()
+    env = {"SDGEN_DATA_DIR": str(data_dir), "SDGEN_LOG_LEVEL": "WARNING"}
+    if args.database_url:
+        env["DATABASE_URL"] = args.database_url
+    served = {"results": str(results), "env": env, "token": token, "cookie": cookie, "paths": paths,
+              "note_session": other}
 
     if args.idle:
         thumbnails = data_dir / "thumbnails"
@@ -245,7 +287,7 @@ def measure_child(sessions: int, images: int, args: argparse.Namespace) -> dict[
         figures["watcher RSS (MB)"] = rss
         print(f"  watcher at rest over {args.idle:.0f} s: {cpu:.2f} % CPU, {rss:.0f} MB resident ({peak:.0f} MB at "
               "its highest)", flush=True)
-    return figures
+    return {"figures": figures, "served": served}
 
 
 def main() -> None:
@@ -269,7 +311,24 @@ def main() -> None:
         return
     print(f"database: {args.database_url or 'SQLite'}")
     sizes = [int(size) for size in args.sessions.split(",")]
-    results = {size: measure(size, args.images, args) for size in sizes}
+    prepared = {size: measure(size, args.images, args) for size in sizes}
+    # Django's settings for serve's web server command (its threads per process).
+    os.environ.update({"SDGEN_DATA_DIR": tempfile.mkdtemp(prefix="sdgen-scale-parent-"),
+                       "DJANGO_SETTINGS_MODULE": "sdgen_site.settings", "SDGEN_LOG_LEVEL": "WARNING"})
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    sides: list[Side] = []
+    try:
+        for size in sizes:
+            sides.append(Side(size, prepared[size]["served"]))
+        print(f"\nrequests, each size in turn ({args.requests} a path after 10 to warm up), median and p95:")
+        asked = side_by_side(sides, args.requests)
+    finally:
+        for side in sides:
+            side.stop()
+    results = {size: {**prepared[size]["figures"], **asked[size]} for size in sizes}
     if len(sizes) >= 2:
         small, large = results[sizes[0]], results[sizes[-1]]
         print(f"\n| measure | {sizes[0]:,} sessions | {sizes[-1]:,} sessions | ratio |")
