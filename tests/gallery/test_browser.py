@@ -221,6 +221,10 @@ window.fetch = async (url, options = {}) => {
 """
 
 
+def is_patch(request) -> bool:
+    return request.method == "PATCH"
+
+
 def test_quick_changes_are_saved_one_after_another(live_server, library: list[str]) -> None:
     editor()
     with open_browser() as context:
@@ -239,6 +243,16 @@ def test_quick_changes_are_saved_one_after_another(live_server, library: list[st
         assert notes.get_by_role("button", name="♥ Like").get_attribute("aria-pressed") == "true"
         metadata = SessionMetadata.objects.get(session__name=FACIAL)
         assert (metadata.user_rating, metadata.tag_list) == ("like", ["keeper", "second"])
+        # Un-like, then like again before the first answer: each click acts on what the one
+        # before it saved.
+        with page.expect_request_finished(is_patch):
+            notes.get_by_role("button", name="♥ Like").click()
+            notes.get_by_role("button", name="♥ Like").click()
+        with page.expect_request_finished(is_patch):  # the second goes once the first is shown
+            pass
+        page.wait_for_function("document.querySelector('[data-notes-status]').textContent === 'Saved.'")
+        assert notes.get_by_role("button", name="♥ Like").get_attribute("aria-pressed") == "true"
+        assert SessionMetadata.objects.get(session__name=FACIAL).user_rating == "like"
 
 
 def test_a_refused_change_says_why(live_server, library: list[str]) -> None:

@@ -86,10 +86,10 @@ export class NotesEditor {
 
   bind() {
     for (const button of this.section.querySelectorAll("[data-rating]")) {
-      button.addEventListener("click", () => {
-        const pressed = button.getAttribute("aria-pressed") === "true";
-        this.save({ user_rating: pressed ? null : button.dataset.rating });
-      });
+      button.addEventListener("click", () => this.save(() => {
+        const pressed = button.getAttribute("aria-pressed") === "true"; // as the last save left it
+        return { user_rating: pressed ? null : button.dataset.rating };
+      }));
     }
     this.tagList.addEventListener("click", (event) => {
       const remove = event.target.closest("[data-remove-tag]");
