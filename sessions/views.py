@@ -152,7 +152,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         validator = library_validator(request, version)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
-        self.pages.count_version = version  # the rows depend on nothing else (the ETag says the same)
+        if version[1] is not None:  # (nothing synced yet: no version to trust, as for /api/stats)
+            self.pages.count_version = version  # the rows depend on nothing else (the ETag says the same)
         self.pages.details = sessions
         page = self.paginate_queryset(queryset)
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
