@@ -98,7 +98,7 @@ def measure(sessions: int, images: int, args: argparse.Namespace) -> dict:
     """One library size made ready in a child process of its own (its own database): its sync
     figures, the watcher at rest, and what the parent needs to serve it (``served``)."""
     command = [sys.executable, __file__, "--measure-child", str(sessions), "--images", str(images),
-               "--requests", str(args.requests), "--idle", str(args.idle)]
+               "--idle", str(args.idle)]
     if args.database_url:
         command += ["--database-url", database_of(args.database_url, sessions)]
     if args.no_statistics:

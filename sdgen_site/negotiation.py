@@ -16,8 +16,8 @@ PLAIN_JSON_ACCEPTS = frozenset({"*/*", "application/json"})
 
 class JsonFirstNegotiation(DefaultContentNegotiation):
     """Scripts and the gallery ask for JSON or for anything on every request: that answer is
-    known without parsing the header and ranking every renderer (measured: a tenth of a cached
-    answer's time). Anything else (the browsable API's text/html, ?format=, parameters such as
+    known without parsing the header and ranking every renderer (under cProfile, 7 % of a
+    cached stats answer's time). Anything else (the browsable API's text/html, ?format=, parameters such as
     ``indent``) goes through DRF's negotiation unchanged."""
 
     def select_renderer(self, request: Request, renderers: Iterable[BaseRenderer],
