@@ -3,12 +3,15 @@
 import gc
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 from django.urls import get_resolver
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sdgen_site.settings")
+django.setup(set_prefix=False)  # as django.core.wsgi.get_wsgi_application does
 
-application = get_wsgi_application()
+from sdgen_site.handlers import SiteHandler  # noqa: E402  (needs the settings)
+
+application = SiteHandler()
 
 # Import every view now, then move what exists (Django, DRF, the URL conf: hundreds of
 # thousands of objects) out of the garbage collector's sight. Otherwise each full collection

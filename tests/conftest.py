@@ -229,6 +229,34 @@ def wait_until(predicate: Callable[[], Any], *, timeout: float = 20.0, every: fl
 
 
 @pytest.fixture
+def serve_in_process() -> Iterator[Callable[[Any], Any]]:
+    """Wraps a WSGI application as a web server runs it (each answer read whole, then closed: a
+    stream gives back its place among the process's streams only when closed), keeping the
+    test's database connection open across requests, as Django's test client does."""
+    from django.core.signals import request_finished, request_started
+    from django.db import close_old_connections
+
+    def wrap(app: Any) -> Any:
+        def served(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+            answer = app(environ, start_response)
+            try:
+                return [b"".join(answer)]
+            finally:
+                answer.close()
+
+        return served
+
+    signals = (request_started, request_finished)
+    for signal in signals:
+        signal.disconnect(close_old_connections)
+    try:
+        yield wrap
+    finally:
+        for signal in signals:
+            signal.connect(close_old_connections)
+
+
+@pytest.fixture
 def synced_results(results_dir: Path, settings) -> Path:
     """The real CLI's results, synced, and set as SDGEN_RESULTS_DIR."""
     from sessions.services import sync_sessions

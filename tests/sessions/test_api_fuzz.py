@@ -4,22 +4,20 @@ from what the document says (status codes, content types, bodies, headers)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import hypothesis
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from drf_spectacular.generators import SchemaGenerator
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from accounts.models import TokenFailureCount
+from sdgen_site.handlers import SiteHandler
 from tests.conftest import REAL_SESSION_NAMES
 
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -28,28 +26,9 @@ EXAMPLES_PER_OPERATION = 12
 
 
 @pytest.fixture
-def wsgi_app() -> Iterator[Any]:
-    """The site's WSGI application, keeping the test's database connection open across
-    requests (as Django's test client does)."""
-    signals = (request_started, request_finished)
-    for signal in signals:
-        signal.disconnect(close_old_connections)
-    app = get_wsgi_application()
-
-    def served(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        # As a WSGI server does: read the answer whole, then close it (a stream gives back its
-        # place among the process's streams only when closed).
-        answer = app(environ, start_response)
-        try:
-            return [b"".join(answer)]
-        finally:
-            answer.close()
-
-    try:
-        yield served
-    finally:
-        for signal in signals:
-            signal.connect(close_old_connections)
+def wsgi_app(serve_in_process: Callable[[Any], Any]) -> Any:
+    """The site's WSGI application, as the web server runs it."""
+    return serve_in_process(SiteHandler())
 
 
 @pytest.fixture
