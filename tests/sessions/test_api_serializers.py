@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from rest_framework import serializers
 
 from sessions import selectors
 from sessions.models import Session
-from sessions.serializers import MetadataSerializer, SessionSerializer, StatsSerializer
+from sessions.serializers import GlobalStatsSerializer, MetadataSerializer, SessionSerializer, StatsSerializer
 from sessions.services import sync_sessions, update_metadata
 from tests.conftest import SessionWriter
 
@@ -41,3 +43,15 @@ def test_fast_representations_match_drfs(synced_results: Path, write_session: Se
     assert compared == 5
     unsaved = selectors.unsaved_metadata(Session.objects.first())
     assert MetadataSerializer(unsaved).data == generic(MetadataSerializer(unsaved), unsaved)
+
+
+@pytest.mark.parametrize("computed_at", [
+    datetime(2026, 12, 2, 1, 2, 3, tzinfo=timezone.utc),
+    datetime(2026, 12, 2, 1, 2, 3, 456789, tzinfo=timezone.utc),
+    datetime(2026, 12, 2, 3, 2, 3, tzinfo=ZoneInfo("Europe/Paris")),
+])
+def test_the_library_stats_are_written_as_drf_writes_them(synced_results: Path, computed_at: datetime) -> None:
+    stats = {**selectors.library_stats(now=computed_at), "favorite_sessions": 3}
+    assert stats["total_sessions"] > 0
+    serializer = GlobalStatsSerializer(stats)
+    assert serializer.data == dict(serializers.Serializer.to_representation(serializer, stats))
