@@ -48,7 +48,8 @@ class PreparedQuery:
         with connection.cursor() as cursor:
             if qmark_sql is not None and not connection.queries_logged and not connection.execute_wrappers:
                 # Django's SQLite cursor rewrites %s as ? with a regular expression on every
-                # run, a tenth of a small API answer's time: the rewritten text is kept. What
+                # run (long texts here: a fifth of the instructions of a small API answer with
+                # two such queries): the rewritten text is kept. What
                 # Django's cursor does around a query is done here too (a broken transaction
                 # refused, errors turned into Django's); logged or wrapped queries (query
                 # counts in tests, instrumentation) go the usual way.
