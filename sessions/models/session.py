@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, cast
 
 from django.conf import settings
+from django.core.exceptions import EmptyResultSet
 from django.db import models
 from django.db.models import ExpressionWrapper, F, OrderBy, Q
 from django.db.models.functions import Upper
@@ -35,6 +37,41 @@ class SessionQuerySet(models.QuerySet["Session"]):
     Each flag keeps the sessions it describes with ``True`` and the others with ``False``; a
     session without metadata is not a favourite, not a test run and not marked complete.
     """
+
+    # Set by counted_as(): a cheaper count of exactly these rows, and which rows it is for.
+    _known_count: tuple[tuple[str, tuple[Any, ...]], Callable[[], int]] | None = None
+
+    def counted_as(self, count: Callable[[], int]) -> SessionQuerySet:
+        """These sessions, counted by ``count`` instead of by a query over their rows (e.g. a
+        search of the whole library, counted in its index). A queryset made from this one by a
+        further filter holds other rows and is counted the usual way; another order does not
+        change the count."""
+        clone = self.all()
+        clone._known_count = (clone.ids_sql(), count)
+        return clone
+
+    def count(self) -> int:
+        if self._known_count is not None and self._result_cache is None and not self.query.is_sliced:
+            rows, count = self._known_count
+            try:
+                same_rows = self.ids_sql() == rows
+            except EmptyResultSet:  # none(): no query to compare
+                same_rows = False
+            if same_rows:
+                return count()
+        return super().count()
+
+    def ids_sql(self) -> tuple[str, tuple[Any, ...]]:
+        """Which rows this is, whatever their order and the columns loaded: the SQL of their ids."""
+        sql, params = self.order_by().values_list("pk").query.sql_with_params()
+        return sql, tuple(params)
+
+    def _clone(self) -> SessionQuerySet:
+        # Every queryset made from this one is a clone: each keeps the count, and count() checks
+        # that its rows are still the same.
+        clone = cast(SessionQuerySet, super()._clone())  # type: ignore[misc]  # not in the type stubs
+        clone._known_count = self._known_count
+        return clone
 
     def favourite(self, value: bool = True) -> SessionQuerySet:
         # As a list of ids from the favourites' own index rather than a join: the favourites are

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 
+from sessions.models import IN_LIBRARY, Session, SessionQuerySet
 from sessions.search import engines
 from sessions.search.query import SearchQuery, parse_query
 
@@ -33,7 +34,28 @@ def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> Query
     if not query.include:
         return sessions.exclude(pk__in=matching)
     ids = engines.few_ids(matching)
-    return sessions.filter(engines.Within("id", ids if ids is not None else matching, walk=ids is None))
+    searched = sessions.filter(engines.Within("id", ids if ids is not None else matching, walk=ids is None))
+    if ids is None and isinstance(sessions, SessionQuerySet) and _is_the_library(sessions):
+        # Many matches, no other filter: counted in the index rather than session by session.
+        return searched.counted_as(lambda: _library_matches(query))
+    return searched
+
+
+def _is_the_library(sessions: SessionQuerySet) -> bool:
+    """Whether ``sessions`` are all the sessions of the library, unfiltered."""
+    return sessions.ids_sql() == Session.objects.in_library().ids_sql()
+
+
+def _library_matches(query: SearchQuery) -> int:
+    """How many sessions of the library match ``query`` (with an included term): the index's
+    count of matching documents, less the forgotten sessions among them (every document is a
+    session's, and forgotten sessions are few: their own index finds them)."""
+    matching = engines.matching_ids(engines.SESSIONS, include=query.include, exclude=query.exclude)
+    # The forgotten sessions, in their own index's order, each tested against the matches
+    # (rather than every match looked up among the sessions: the cost this count avoids).
+    forgotten = (Session.objects.exclude(IN_LIBRARY).filter(engines.Within("id", matching, walk=True))
+                 .order_by("pk").values_list("pk", flat=True))
+    return engines.count_matches(engines.SESSIONS, include=query.include, exclude=query.exclude) - len(forgotten)
 
 
 def search_images(images: QuerySet, text: str | SearchQuery | None) -> QuerySet:

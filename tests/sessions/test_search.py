@@ -138,3 +138,71 @@ class TestTheIndexStaysCurrent:
         shutil.move(tmp_path / RANDOM, synced_results / RANDOM)
         sync_sessions(results_dir=synced_results)
         assert sessions_matching("angry") == {RANDOM}
+
+
+@pytest.mark.django_db
+class TestCountingAWholeLibrarySearch:
+    """A search of the whole library with many matches is counted in its index (every document
+    is a session's), less the forgotten sessions among the matches."""
+
+    @pytest.fixture(autouse=True)
+    def _dense(self, monkeypatch) -> None:
+        from sessions.search import engines
+
+        monkeypatch.setattr(engines, "DENSE_AT", 2)  # four sessions here: "blurry" is in every one
+
+    @staticmethod
+    def counted(queryset) -> tuple[int, list[str]]:
+        from django.db import connection
+        from django.test.utils import CaptureQueriesContext
+
+        with CaptureQueriesContext(connection) as queries:
+            count = queryset.count()
+        return count, [query["sql"] for query in queries.captured_queries]
+
+    def test_the_count_is_the_index_s_less_the_forgotten(self, synced_results: Path, tmp_path: Path) -> None:
+        shutil.move(synced_results / RANDOM, tmp_path / RANDOM)
+        sync_sessions(results_dir=synced_results)
+        forget_sessions(names=[RANDOM], results_dir=synced_results, source="system", performer="system",
+                        now=Session.objects.get(name=RANDOM).updated_at)
+        library = Session.objects.in_library()
+        for q, expected in [("blurry", 3), ('blurry -melancholic', 2), ("angry", 0), ("smiling", 3)]:
+            count, queries = self.counted(search_sessions(library, q))
+            assert count == expected == len(list(search_sessions(library, q))), q
+        count, queries = self.counted(search_sessions(library, "blurry"))
+        assert any("count(*) FROM (SELECT" in sql for sql in queries), queries  # the index's own count
+
+    def test_an_order_keeps_it_and_a_further_filter_counts_rows(self, synced_results: Path) -> None:
+        searched = search_sessions(Session.objects.in_library(), "blurry")
+        assert self.counted(searched.order_by("-images_actual"))[0] == 4
+        filtered = searched.filter(name=SWEEP)
+        count, queries = self.counted(filtered)
+        assert count == 1
+        assert not any("count(*) FROM (SELECT" in sql for sql in queries), queries
+
+    def test_a_filtered_library_is_counted_row_by_row(self, synced_results: Path) -> None:
+        count, queries = self.counted(search_sessions(Session.objects.in_library().exclude(name=SWEEP), "blurry"))
+        assert count == 3
+        assert not any("count(*) FROM (SELECT" in sql for sql in queries), queries
+
+    def test_the_api_gives_the_same_totals(self, synced_results: Path) -> None:
+        from tests.conftest import token_client
+
+        client = token_client(username="counter")
+        assert client.get("/api/sessions/", {"q": "blurry"}).json()["total_count"] == 4
+        assert client.get("/api/sessions/", {"q": "blurry -melancholic"}).json()["total_count"] == 3
+        assert client.get("/api/sessions/", {"q": "blurry", "status": "completed"}).json()["total_count"] == (
+            Session.objects.filter(status="completed").count())
+
+
+@pytest.mark.django_db
+class TestCountedAs:
+    def test_the_count_given_holds_for_the_same_rows_only(self, synced_results: Path) -> None:
+        library = Session.objects.in_library().counted_as(lambda: 42)
+        assert library.count() == 42
+        assert library.order_by("-created_at").select_related("stats").count() == 42
+        assert library.filter(name=SWEEP).count() == 1
+        assert library.exclude(name=SWEEP).count() == 3
+        assert library.none().count() == 0
+        assert library[:2].count() == 2
+        assert len(library) == 4 and library.count() == 4  # rows already read are counted as such
