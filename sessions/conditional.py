@@ -10,22 +10,27 @@ The validators come from one small query each, before any page is built:
   sync, status fix, rename or forgetting moves them) and its metadata's ``updated_at``.
 
 Each ETag also holds the query string, the answer's format and the user, so that no two
-answers that could differ share one.
+answers that could differ share one. For the same reason a JSON answer built once can be kept
+under its ETag and given again while the ETag holds (``Validator.kept``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from django.core.cache import cache
 from django.db.models import Max, Subquery
+from django.http import HttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.utils.http import http_date, parse_etags, parse_http_date_safe
 from drf_spectacular.utils import OpenApiParameter
+from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -40,6 +45,10 @@ VARY = ("Accept", "Authorization", "Cookie")
 # A Last-Modified has whole seconds: one of the current second could hide a change made later
 # in that same second, so it is sent only once its second is over (the ETag always is).
 SETTLED = timedelta(seconds=1)
+# Kept answers (Validator.kept): for this long at most (a change makes another key anyway), and
+# only those this small (Django's cache keeps a few hundred entries in each web process).
+KEPT_FOR = 600  # seconds
+KEPT_UP_TO = 64 * 1024  # bytes
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,30 @@ class Validator:
             current = since is not None and self.last_modified is not None and \
                 int(self.last_modified.timestamp()) <= since
         return self.stamp(Response(status=304)) if current else None
+
+    def kept(self, request: Request, build: Callable[[], Response]) -> HttpResponseBase:
+        """``build()``'s answer, stamped. Its JSON is kept (Django's cache) under this validator,
+        the address asked (its host and scheme are in the answer's links) and the media type
+        accepted, and given again for the same question until the validator moves: the
+        validator holds everything the answer shows, as the 304s rely on."""
+        renderer = getattr(request, "accepted_renderer", None)
+        if not isinstance(renderer, JSONRenderer):
+            return self.stamp(build())
+        seen = "\x1f".join([self.etag, request.build_absolute_uri(), request.accepted_media_type])
+        key = f"sessions:answer:{hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()}"
+        if (kept := cache.get(key)) is not None:
+            content_type, body = kept
+            return self.stamp(HttpResponse(body, content_type=content_type))
+        response = build()
+        if response.status_code == 200:
+            # Rendered here as the view's own rendering would (DRF leaves a rendered answer be).
+            response.accepted_renderer = renderer
+            response.accepted_media_type = request.accepted_media_type
+            response.renderer_context = {"request": request, "response": response}  # type: ignore[attr-defined]
+            response.render()
+            if len(response.content) <= KEPT_UP_TO:
+                cache.set(key, (response["Content-Type"], response.content), timeout=KEPT_FOR)
+        return self.stamp(response)
 
     def stamp(self, response: AnyResponse) -> AnyResponse:
         response["ETag"] = self.etag

@@ -158,18 +158,20 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         page = self.paginate_queryset(queryset)
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
-    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
         session = self.session()
         validator = session_validator(request, session)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
+        return validator.kept(request, lambda: Response(self.get_serializer(self._item(session)).data))
+
+    def _item(self, session: Session) -> Session:
         if self.wanted is not None and not self.wanted & {"stats", "metadata"}:
-            item = session  # its own columns are enough: the look-up already read them
-        else:
-            item = self.get_queryset().filter(pk=session.pk).first()
-            if item is None:  # forgotten in between
-                raise no_such_session(self.kwargs["name"])
-        return validator.stamp(Response(self.get_serializer(item).data))
+            return session  # its own columns are enough: the look-up already read them
+        item = self.get_queryset().filter(pk=session.pk).first()
+        if item is None:  # forgotten in between
+            raise no_such_session(self.kwargs["name"])
+        return item
 
     @property
     def pages(self) -> EnvelopePagination:
@@ -308,7 +310,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @extend_schema(summary="The session's images", responses=ImageSerializer(many=True),
                    parameters=[fields_parameter(IMAGE_FIELDS)])
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
-    def images(self, request: Request, name: str) -> Response:
+    def images(self, request: Request, name: str) -> HttpResponseBase:
         session = self.session()
         filterset = None
         if not IMAGE_FILTERS.isdisjoint(request.query_params):
@@ -320,6 +322,9 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                            updated_at=session.updated_at)
         if (not_modified := validator.not_modified(request)) is not None:
             return not_modified
+        return validator.kept(request, lambda: self._images_page(request, session, filterset))
+
+    def _images_page(self, request: Request, session: Session, filterset: FilterSet | None) -> Response:
         # A session's images unfiltered, when they fit on the page asked for (most runs): one
         # query compiled once, rather than a count and a page.
         whole = (selectors.every_session_image(session)
@@ -328,8 +333,8 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
             page: list[Any] | None = self.pages.paginate_list(whole, request)
         else:
             page = self.paginate_queryset(selectors.session_images(session) if filterset is None else filterset.qs)
-        return validator.stamp(self.get_paginated_response(
-            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data))
+        return self.get_paginated_response(
+            ImageSerializer(page, many=True, context={"session": session, "fields": self.wanted}).data)
 
     @extend_schema(summary="The manifest as stored on disk", responses={(200, "application/json"): OpenApiTypes.OBJECT})
     @action(detail=True, url_path="manifest", filter_backends=[])

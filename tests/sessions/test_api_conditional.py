@@ -190,3 +190,32 @@ def test_without_a_change_counter_every_total_is_counted(api, synced_results: Pa
     ChangeCounter.objects.all().delete()
     assert count_queries(api, "/api/sessions/?limit=1")[1] == 1
     assert count_queries(api, "/api/sessions/?limit=1&offset=1")[1] == 1
+
+
+def test_kept_answers_are_what_a_fresh_build_gives_after_every_change(api, staff_api, synced_results: Path) -> None:
+    """A session and its images are kept under their ETag (Validator.kept): each answer, kept or
+    not, is the one built afresh."""
+    from django.core.cache import cache
+
+    def answers() -> dict[str, bytes]:
+        return {kind: api.get(URLS[kind]).content for kind in ("item", "images")}
+
+    def check() -> dict[str, bytes]:
+        asked = answers()
+        assert answers() == asked  # asked again: the kept answers
+        cache.clear()
+        assert answers() == asked  # built afresh
+        return asked
+
+    before = check()
+    shutil.copyfile(synced_results / FACIAL / "facial_expressions_0000_seed-42.png",
+                    synced_results / FACIAL / "extra_0099.png")
+    os.utime(synced_results / FACIAL, ns=(1, 1))
+    sync_sessions(results_dir=synced_results)
+    after_sync = check()
+    assert b"extra_0099.png" in after_sync["images"] and after_sync != before
+    assert staff_api.post(f"/api/sessions/{FACIAL}/status", {"status": "aborted", "reason": "by hand"},
+                          format="json").status_code == 200
+    assert json.loads(check()["item"])["status"] == "aborted"
+    assert staff_api.patch(f"/api/sessions/{FACIAL}/metadata", {"tags": ["kept"]}, format="json").status_code == 200
+    assert json.loads(check()["item"])["metadata"]["tags"] == ["kept"]

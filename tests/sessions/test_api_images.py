@@ -6,6 +6,9 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from sessions.services import sync_sessions
 
@@ -165,6 +168,7 @@ def test_a_page_is_the_same_read_whole_or_counted_and_paged(api, synced_results:
     url = images_url(FACIAL, ("limit", str(limit)), ("offset", str(offset)))
     answer, _ = image_queries(api, url)
     monkeypatch.setattr(selectors, "every_session_image", lambda session: None)  # as for a large session
+    cache.clear()  # built again, not the answer kept from the first time
     assert image_queries(api, url)[0] == answer
 
 
@@ -176,3 +180,41 @@ def test_a_session_that_fits_on_the_page_is_read_in_one_query(api, synced_result
     assert (len(body["images"]), body["total_count"], queries) == (3, 4, 3)
     body, queries = image_queries(api, images_url(FACIAL, ("seed", "44")))  # filtered: counted, then read
     assert (body["total_count"], queries) == (1, 2)
+
+
+class TestKeptAnswers:
+    """A session's images are built once per state of the session: the same question asked
+    again is answered from the JSON kept under its ETag, until the session changes."""
+
+    @staticmethod
+    def whole(response) -> tuple:
+        headers = {key: value for key, value in response.items() if key != "Date"}
+        return response.status_code, headers, response.content
+
+    def test_asked_again_it_is_not_built_again_and_is_the_same(self, api, synced_results: Path) -> None:
+        url = images_url(FACIAL, ("limit", "3"))
+        first = api.get(url)
+        with CaptureQueriesContext(connection) as queries:
+            again = api.get(url)
+        assert self.whole(again) == self.whole(first)
+        assert not any('"gen_sessions_sessionimage"' in query["sql"] for query in queries.captured_queries)
+        assert first["Content-Type"] == "application/json" and again.json()["next"].startswith("http://testserver/")
+
+    def test_a_change_to_the_session_is_shown(self, api, synced_results: Path, write_session) -> None:
+        url = images_url(FACIAL)
+        assert api.get(url).json()["total_count"] == 4
+        extra = synced_results / FACIAL / "facial_expressions_0004_seed-46.png"
+        extra.write_bytes((synced_results / FACIAL / "facial_expressions_0000_seed-42.png").read_bytes())
+        sync_sessions(results_dir=synced_results)
+        assert api.get(url).json()["total_count"] == 5
+
+    def test_what_shapes_the_bytes_is_asked_apart(self, api, synced_results: Path, settings) -> None:
+        settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "other.example"]
+        url = images_url(FACIAL, ("limit", "3"))
+        assert api.get(url).json()["next"].startswith("http://testserver/")
+        assert api.get(url, HTTP_HOST="other.example").json()["next"].startswith("http://other.example/")
+        assert b"\n    " in api.get(url, HTTP_ACCEPT="application/json; indent=4").content
+        assert b"\n" not in api.get(url).content
+        assert api.get(url, HTTP_ACCEPT="text/html")["Content-Type"].startswith("text/html")
+        assert api.get(images_url(FACIAL, ("limit", "3"), ("fields", "filename"))).json()["images"][0] == {
+            "filename": "facial_expressions_0000_seed-42.png"}
