@@ -198,6 +198,15 @@ _private_sqlite_files(DATABASES["default"])
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# In each web process's memory: the counts kept per library version (the default), and the
+# JSON answers kept under their ETag (sessions.conditional), apart so that those larger entries
+# never push the counts out.
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "answers": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "answers",
+                "OPTIONS": {"MAX_ENTRIES": 300}},
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

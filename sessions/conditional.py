@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db.models import Max, Subquery
 from django.http import HttpResponse
 from django.http.response import HttpResponseBase
@@ -46,7 +46,7 @@ VARY = ("Accept", "Authorization", "Cookie")
 # in that same second, so it is sent only once its second is over (the ETag always is).
 SETTLED = timedelta(seconds=1)
 # Kept answers (Validator.kept): for this long at most (a change makes another key anyway), and
-# only those this small (Django's cache keeps a few hundred entries in each web process).
+# only those this small (their cache keeps 300 entries in each web process: settings.CACHES).
 KEPT_FOR = 600  # seconds
 KEPT_UP_TO = 64 * 1024  # bytes
 
@@ -69,7 +69,7 @@ class Validator:
         return self.stamp(Response(status=304)) if current else None
 
     def kept(self, request: Request, build: Callable[[], Response]) -> HttpResponseBase:
-        """``build()``'s answer, stamped. Its JSON is kept (Django's cache) under this validator,
+        """``build()``'s answer, stamped. Its JSON is kept (the "answers" cache) under this validator,
         the address asked (its host and scheme are in the answer's links) and the media type
         accepted, and given again for the same question until the validator moves: the
         validator holds everything the answer shows, as the 304s rely on."""
@@ -78,7 +78,7 @@ class Validator:
             return self.stamp(build())
         seen = "\x1f".join([self.etag, request.build_absolute_uri(), request.accepted_media_type])
         key = f"sessions:answer:{hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()}"
-        if (kept := cache.get(key)) is not None:
+        if (kept := caches["answers"].get(key)) is not None:
             content_type, body = kept
             return self.stamp(HttpResponse(body, content_type=content_type))
         response = build()
@@ -89,7 +89,7 @@ class Validator:
             response.renderer_context = {"request": request, "response": response}  # type: ignore[attr-defined]
             response.render()
             if len(response.content) <= KEPT_UP_TO:
-                cache.set(key, (response["Content-Type"], response.content), timeout=KEPT_FOR)
+                caches["answers"].set(key, (response["Content-Type"], response.content), timeout=KEPT_FOR)
         return self.stamp(response)
 
     def stamp(self, response: AnyResponse) -> AnyResponse:

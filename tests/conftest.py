@@ -67,10 +67,11 @@ def _describe(pid: int) -> str:
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
-    """Django's cache (failed-token counts) starts empty for every test."""
-    from django.core.cache import cache
+    """Django's caches (kept counts and answers) start empty for every test."""
+    from django.core.cache import caches
 
-    cache.clear()
+    for cache in caches.all():
+        cache.clear()
 
 
 @pytest.fixture(autouse=True)

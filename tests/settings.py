@@ -18,7 +18,6 @@ os.environ["DJANGO_SECRET_KEY"] = "test-only-secret-key"
 from sdgen_site.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # A file, not memory, so that the end-to-end tests' processes (the watcher, the web server)
 # open the very database the test reads. pytest-django adds a suffix per xdist worker.

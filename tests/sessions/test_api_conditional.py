@@ -195,7 +195,7 @@ def test_without_a_change_counter_every_total_is_counted(api, synced_results: Pa
 def test_kept_answers_are_what_a_fresh_build_gives_after_every_change(api, staff_api, synced_results: Path) -> None:
     """A session and its images are kept under their ETag (Validator.kept): each answer, kept or
     not, is the one built afresh."""
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     def answers() -> dict[str, bytes]:
         return {kind: api.get(URLS[kind]).content for kind in ("item", "images")}
@@ -203,7 +203,7 @@ def test_kept_answers_are_what_a_fresh_build_gives_after_every_change(api, staff
     def check() -> dict[str, bytes]:
         asked = answers()
         assert answers() == asked  # asked again: the kept answers
-        cache.clear()
+        caches["answers"].clear()
         assert answers() == asked  # built afresh
         return asked
 
