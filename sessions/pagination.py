@@ -6,6 +6,7 @@ import hashlib
 from typing import Any
 
 from django.core.cache import cache
+from django.core.exceptions import EmptyResultSet
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
@@ -49,7 +50,10 @@ class EnvelopePagination(LimitOffsetPagination):
     def get_count(self, queryset: Any) -> int:
         if self.count_version is None:
             return super().get_count(queryset)
-        sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+        try:
+            sql, params = queryset.query.get_compiler(queryset.db).as_sql()
+        except EmptyResultSet:  # a filter left no row possible (none()): no query to run
+            return 0
         seen = repr((sql, params, self.count_version)).encode()
         key = f"sessions:count:{hashlib.blake2b(seen, digest_size=16).hexdigest()}"
         count = cache.get(key)

@@ -14,6 +14,7 @@ session's own words).
 
 from __future__ import annotations
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Q, QuerySet
 
 from sessions.models import IN_LIBRARY, Session, SessionQuerySet
@@ -43,7 +44,10 @@ def search_sessions(sessions: QuerySet, text: str | SearchQuery | None) -> Query
 
 def _is_the_library(sessions: SessionQuerySet) -> bool:
     """Whether ``sessions`` are all the sessions of the library, unfiltered."""
-    return sessions.ids_sql() == Session.objects.in_library().ids_sql()
+    try:
+        return sessions.ids_sql() == Session.objects.in_library().ids_sql()
+    except EmptyResultSet:  # none(): a filter left no row possible
+        return False
 
 
 def _library_matches(query: SearchQuery) -> int:

@@ -89,6 +89,10 @@ CASES: list[tuple[str, str, str, str, dict[str, Any] | None, int]] = [
     # dates beyond what a date-time holds are no 500
     ("reader", "get", "/api/sessions/", "/api/sessions/?to_date=9999-12-31", None, 200),
     ("reader", "get", "/api/sessions/", "/api/sessions/?from_date=0001-01-01", None, 200),
+    # ...nor are those that leave no session possible (later than 9999-12-31 in UTC)
+    ("reader", "get", "/api/sessions/", "/api/sessions/?from_date=9999-12-31T23:00:00-05:00", None, 200),
+    ("reader", "get", "/api/sessions/", "/api/sessions/?from_date=9999-12-31T23:00:00-05:00&q=blurry", None, 200),
+    ("reader", "get", "/api/sessions/", "/api/sessions/?to_date=0001-01-01T01:00:00%2B05:00", None, 200),
 ]
 
 

@@ -180,6 +180,9 @@ class TestCountingAWholeLibrarySearch:
         assert count == 1
         assert not any("count(*) FROM (SELECT" in sql for sql in queries), queries
 
+    def test_a_library_filtered_to_nothing_is_counted_as_nothing(self, synced_results: Path) -> None:
+        assert search_sessions(Session.objects.in_library().none(), "blurry").count() == 0
+
     def test_a_filtered_library_is_counted_row_by_row(self, synced_results: Path) -> None:
         count, queries = self.counted(search_sessions(Session.objects.in_library().exclude(name=SWEEP), "blurry"))
         assert count == 3
