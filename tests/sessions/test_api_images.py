@@ -200,7 +200,7 @@ class TestKeptAnswers:
         assert not any('"gen_sessions_sessionimage"' in query["sql"] for query in queries.captured_queries)
         assert first["Content-Type"] == "application/json" and again.json()["next"].startswith("http://testserver/")
 
-    def test_a_change_to_the_session_is_shown(self, api, synced_results: Path, write_session) -> None:
+    def test_a_change_to_the_session_is_shown(self, api, synced_results: Path) -> None:
         url = images_url(FACIAL)
         assert api.get(url).json()["total_count"] == 4
         extra = synced_results / FACIAL / "facial_expressions_0004_seed-46.png"
