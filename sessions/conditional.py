@@ -11,13 +11,12 @@ The validators come from one small query each, before any page is built:
 
 Each ETag also holds the query string, the answer's format and the user, so that no two
 answers that could differ share one. For the same reason a JSON answer built once can be kept
-under its ETag and given again while the ETag holds (``Validator.kept``).
+under its ETag and given again while the ETag holds (``Validator.keep``).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -35,17 +34,19 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from sdgen_site.prepared import PreparedQuery
-from sessions.models import ChangeCounter, Session, SessionMetadata
+from sessions.models import ChangeCounter, SessionMetadata
+from sessions.selectors import SessionVersion
 
 AnyResponse = TypeVar("AnyResponse", bound=HttpResponseBase)
 # Always revalidate (the library changes while people look), and never in a shared cache.
 CACHE_CONTROL = "private, no-cache"
 # Answers differ by who asks and in which format.
 VARY = ("Accept", "Authorization", "Cookie")
+VARY_HEADER = ", ".join(VARY)
 # A Last-Modified has whole seconds: one of the current second could hide a change made later
 # in that same second, so it is sent only once its second is over (the ETag always is).
 SETTLED = timedelta(seconds=1)
-# Kept answers (Validator.kept): for this long at most (a change makes another key anyway), and
+# Kept answers (Validator.keep): for this long at most (a change makes another key anyway), and
 # only those this small (their cache keeps 300 entries in each web process: settings.CACHES).
 KEPT_FOR = 600  # seconds
 KEPT_UP_TO = 64 * 1024  # bytes
@@ -58,33 +59,37 @@ class Validator:
 
     def not_modified(self, request: Request) -> Response | None:
         """A 304 when the client's copy is current (If-None-Match first, as RFC 9110 says)."""
-        if_none_match = request.headers.get("If-None-Match")
+        if_none_match = request.META.get("HTTP_IF_NONE_MATCH")
         if if_none_match is not None:
             tags = {tag.removeprefix("W/") for tag in parse_etags(if_none_match)}
             current = "*" in tags or self.etag in tags
+        elif (if_modified_since := request.META.get("HTTP_IF_MODIFIED_SINCE")) is None:
+            return None  # an unconditional request, most of them
         else:
-            since = parse_http_date_safe(request.headers.get("If-Modified-Since") or "")
+            since = parse_http_date_safe(if_modified_since)
             current = since is not None and self.last_modified is not None and \
                 int(self.last_modified.timestamp()) <= since
         return self.stamp(Response(status=304)) if current else None
 
-    def kept(self, request: Request, build: Callable[[], Response]) -> HttpResponseBase:
-        """``build()``'s answer, stamped. Its JSON is kept (the "answers" cache) under this validator,
-        the address asked (its host and scheme are in the answer's links) and the media type
-        accepted, and given again for the same question until the validator moves: the
-        validator holds everything the answer shows, as the 304s rely on."""
-        renderer = getattr(request, "accepted_renderer", None)
-        if not isinstance(renderer, JSONRenderer):
-            return self.stamp(build())
-        seen = "\x1f".join([self.etag, request.build_absolute_uri(), request.accepted_media_type])
-        key = f"sessions:answer:{hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()}"
-        if (kept := caches["answers"].get(key)) is not None:
-            content_type, body = kept
-            return self.stamp(HttpResponse(body, content_type=content_type))
-        response = build()
-        if response.status_code == 200:
+    def kept_answer(self, request: Request) -> HttpResponse | None:
+        """The JSON answer kept (``keep``) for this question under this validator, stamped; None
+        when there is none (or the answer asked for is not JSON)."""
+        key = self._kept_key(request)
+        if key is None or (kept := caches["answers"].get(key)) is None:
+            return None
+        content_type, body = kept
+        return self.stamp(HttpResponse(body, content_type=content_type))
+
+    def keep(self, request: Request, response: Response) -> HttpResponseBase:
+        """``response`` stamped; its JSON kept (the "answers" cache) under this validator, the
+        address asked (its host and scheme are in the answer's links) and the media type
+        accepted, to be given again by ``kept_answer`` until the validator moves. The validator
+        must hold everything the answer shows, as the 304s rely on too: the caller builds the
+        answer from what it read the validator from."""
+        key = self._kept_key(request)
+        if key is not None and response.status_code == 200:
             # Rendered here as the view's own rendering would (DRF leaves a rendered answer be).
-            response.accepted_renderer = renderer
+            response.accepted_renderer = request.accepted_renderer
             response.accepted_media_type = request.accepted_media_type
             response.renderer_context = {"request": request, "response": response}  # type: ignore[attr-defined]
             response.render()
@@ -92,12 +97,22 @@ class Validator:
                 caches["answers"].set(key, (response["Content-Type"], response.content), timeout=KEPT_FOR)
         return self.stamp(response)
 
+    def _kept_key(self, request: Request) -> str | None:
+        if not isinstance(getattr(request, "accepted_renderer", None), JSONRenderer):
+            return None  # the browsable API is built each time
+        # The links an answer holds are made of these, and of the query string the ETag holds.
+        seen = f"{self.etag}\x1f{request.scheme}://{request.get_host()}{request.path}\x1f{request.accepted_media_type}"
+        return f"sessions:answer:{hashlib.blake2b(seen.encode(), digest_size=16).hexdigest()}"
+
     def stamp(self, response: AnyResponse) -> AnyResponse:
         response["ETag"] = self.etag
         if self.last_modified is not None:
             response["Last-Modified"] = http_date(int(self.last_modified.timestamp()))
         response["Cache-Control"] = CACHE_CONTROL
-        patch_vary_headers(response, VARY)
+        if response.has_header("Vary"):
+            patch_vary_headers(response, VARY)
+        else:
+            response["Vary"] = VARY_HEADER
         return response
 
 
@@ -133,11 +148,11 @@ def library_validator(request: Request, version: tuple | None = None) -> Validat
     return _validator(request, "library", *version, last_modified=max(changed, default=None))
 
 
-def session_validator(request: Request, session: Session) -> Validator:
-    """For a session item (with its metadata), from ``selectors.session_named``'s session."""
-    updated_at, metadata_updated_at = session.updated_at, session.metadata_updated_at
+def session_validator(request: Request, version: SessionVersion) -> Validator:
+    """For a session item (with its metadata)."""
+    updated_at, metadata_updated_at = version.updated_at, version.metadata_updated_at
     last_modified = max(updated_at, metadata_updated_at or updated_at)
-    return _validator(request, "item", session.pk, session.change_seq, updated_at, metadata_updated_at,
+    return _validator(request, "item", version.pk, version.change_seq, updated_at, metadata_updated_at,
                       last_modified=last_modified)
 
 

@@ -89,6 +89,31 @@ def session_named(name: str) -> Session | None:
     return session
 
 
+class SessionVersion(NamedTuple):
+    """What a session's answers are validated by (sessions.conditional): moves with every write."""
+
+    pk: int
+    change_seq: int
+    updated_at: datetime
+    metadata_updated_at: datetime | None  # None: no metadata written yet
+
+    @classmethod
+    def of(cls, session: Session) -> SessionVersion:
+        """From ``session_named``'s session."""
+        return cls(session.pk, session.change_seq, session.updated_at, session.metadata_updated_at)
+
+
+_SESSION_VERSION = PreparedQuery(lambda name: (
+    Session.objects.in_library().filter(name=name).order_by()
+    .values_list("pk", "change_seq", "updated_at", "metadata__updated_at")[:1]))
+
+
+def session_version(name: str) -> SessionVersion | None:
+    """The version of the session of this name in the library, None without one: four columns,
+    enough to answer 304 or a kept answer without reading the session whole."""
+    return next((SessionVersion(*row) for row in _SESSION_VERSION.rows(name)), None)
+
+
 _IN_LIBRARY_NAMED = PreparedQuery(lambda name: (
     Session.objects.in_library().filter(name=name).order_by().values_list("pk")[:1]))
 

@@ -47,6 +47,7 @@ from sessions.models import EventSource, Session, SessionImage
 from sessions.pagination import EnvelopePagination, ImagePagination, RecentLikedPagination
 from sessions.permissions import SessionAction, api_permission
 from sessions.scanning import ResultsDirError, resolve_inside
+from sessions.selectors import SessionVersion
 from sessions.serializers import (
     EventListSerializer,
     EventSerializer,
@@ -159,11 +160,13 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         return validator.stamp(self.get_paginated_response(self.get_serializer(page, many=True).data))
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> HttpResponseBase:  # type: ignore[override]
+        validator = session_validator(request, self.session_version())
+        if (answer := validator.not_modified(request) or validator.kept_answer(request)) is not None:
+            return answer
         session = self.session()
-        validator = session_validator(request, session)
-        if (not_modified := validator.not_modified(request)) is not None:
-            return not_modified
-        return validator.kept(request, lambda: Response(self.get_serializer(self._item(session)).data))
+        # Validated by the version the answer is built from (it may have moved since the first look).
+        return session_validator(request, SessionVersion.of(session)).keep(
+            request, Response(self.get_serializer(self._item(session)).data))
 
     def _item(self, session: Session) -> Session:
         if self.wanted is not None and not self.wanted & {"stats", "metadata"}:
@@ -192,6 +195,12 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         reject_unknown_parameters(request, allowed, free_text=free_text_parameters(filterset) if filterset else ())
         if self.action in self.sparse_items:
             self.wanted = requested_fields(request, self.sparse_items[self.action])
+
+    def session_version(self) -> SessionVersion:
+        version = selectors.session_version(self.kwargs["name"])
+        if version is None:
+            raise no_such_session(self.kwargs["name"])
+        return version
 
     def session(self) -> Session:
         session = selectors.session_named(self.kwargs["name"])
@@ -311,18 +320,29 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    parameters=[fields_parameter(IMAGE_FIELDS)])
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> HttpResponseBase:
-        session = self.session()
-        filterset = None
-        if not IMAGE_FILTERS.isdisjoint(request.query_params):
-            filterset = ImageFilter(request.query_params, queryset=selectors.session_images(session), request=request)
-            if not filterset.is_valid():
-                raise ValidationError(filterset.errors)
+        version = self.session_version()
+        filtered = not IMAGE_FILTERS.isdisjoint(request.query_params)
+        if filtered:  # a bad filter is a 400, never a 304
+            self._image_filter(request, session=None)
         self.pages.validate(request)
+        validator = session_data_validator(request, "images", pk=version.pk, change_seq=version.change_seq,
+                                           updated_at=version.updated_at)
+        if (answer := validator.not_modified(request) or validator.kept_answer(request)) is not None:
+            return answer
+        session = self.session()
         validator = session_data_validator(request, "images", pk=session.pk, change_seq=session.change_seq,
                                            updated_at=session.updated_at)
-        if (not_modified := validator.not_modified(request)) is not None:
-            return not_modified
-        return validator.kept(request, lambda: self._images_page(request, session, filterset))
+        filterset = self._image_filter(request, session=session) if filtered else None
+        return validator.keep(request, self._images_page(request, session, filterset))
+
+    @staticmethod
+    def _image_filter(request: Request, *, session: Session | None) -> ImageFilter:
+        """The images filter of this request, validated (over ``session``'s images)."""
+        images = selectors.session_images(session) if session is not None else SessionImage.objects.none()
+        filterset = ImageFilter(request.query_params, queryset=images, request=request)
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return filterset
 
     def _images_page(self, request: Request, session: Session, filterset: FilterSet | None) -> Response:
         # A session's images unfiltered, when they fit on the page asked for (most runs): one

@@ -107,7 +107,10 @@ class TestImages:
 
     def test_an_item_of_the_session_s_own_columns_is_one_look_up(self, api, synced_results: Path,
                                                                    django_assert_num_queries) -> None:
-        # the token with its user, the session (its validator included)
+        # the token with its user, the session's version, the session
+        with django_assert_num_queries(3):
+            assert ok(api.get(f"/api/sessions/{FACIAL}/?fields=images_actual")) == {"images_actual": 4}
+        # asked again: the token with its user, the session's version (the answer is kept)
         with django_assert_num_queries(2):
             assert ok(api.get(f"/api/sessions/{FACIAL}/?fields=images_actual")) == {"images_actual": 4}
 
