@@ -9,6 +9,9 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
+from sessions.scanning import FolderState
+from sessions.stats import STATS_VERSION
+
 
 class Known(NamedTuple):
     pk: int
@@ -20,6 +23,13 @@ class Known(NamedTuple):
     folder_device: int | None
     folder_inode: int | None
     fingerprint: str | None
+
+    def state(self, name: str) -> FolderState | None:
+        """The folder state under which a sync may leave this session unread (``load_states``)."""
+        if self.is_missing or (self.stats_version is not None and self.stats_version != STATS_VERSION):
+            return None
+        return (name, self.folder_mtime_ns, self.folder_device, self.folder_inode,  # type: ignore[return-value]
+                self.manifest_mtime_ns, self.manifest_size)
 
     @property
     def identity(self) -> tuple[int, int] | None:
@@ -45,6 +55,31 @@ def load_known(where: str = "", params: Sequence[Any] = ()) -> dict[str, Known]:
     return {row[0]: make(row[1:]) for row in rows}
 
 
+def load_states() -> set[FolderState]:
+    """The folder state (``sessions.scanning.FolderState``) of each session a sync may leave
+    unread while its folder shows the same: those present, whose stats (if any) are of the
+    current version. Six columns a row, as plain tuples: a whole library's are compared with
+    what is on disk as two sets, without a Python object for each session."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATES_SQL, [False])
+        states = set(cursor.fetchall())
+        cursor.execute(_OUTDATED_SQL, [STATS_VERSION])
+        outdated = {name for (name,) in cursor.fetchall()}
+    if outdated:  # after an upgrade that changed what the stats hold
+        states = {state for state in states if state[0] not in outdated}
+    return states
+
+
+_STATES_SQL = (
+    "SELECT name, folder_mtime_ns, folder_device, folder_inode, manifest_mtime_ns, manifest_size "
+    "FROM gen_sessions_session WHERE is_missing = %s"
+)
+_OUTDATED_SQL = (
+    "SELECT s.name FROM gen_sessions_sessionstats st JOIN gen_sessions_session s ON s.id = st.session_id "
+    "WHERE st.stats_version <> %s"
+)
+
+
 def load_named(names: Sequence[str]) -> dict[str, Known]:
     if not names:
         return {}
@@ -57,22 +92,29 @@ class KnownSessions:
 
     def __init__(self) -> None:
         self._entries: dict[str, Known] | None = None
+        self._states: dict[str, FolderState] = {}  # of the entries that have one (Known.state)
         self._loaded_at: datetime | None = None
 
     def current(self, *, now: datetime) -> dict[str, Known]:
         if self._entries is None or self._loaded_at is None:
-            self._entries = load_known()
+            self._entries, self._states = {}, {}
+            self._merge(load_known())
         else:
             since = self._loaded_at - timedelta(seconds=2)
             self._merge(load_known("WHERE s.updated_at >= %s", [since]))
         self._loaded_at = now
         return self._entries
 
+    def states(self) -> set[FolderState]:
+        """``load_states()`` as of the last ``current()``."""
+        return set(self._states.values())
+
     def forget(self, names: Sequence[str]) -> None:
         """Read ``names`` again from the database (after this caller wrote them)."""
         if self._entries is not None:
             for name in names:
                 self._entries.pop(name, None)
+                self._states.pop(name, None)
             self._merge(load_named(list(names)))
 
     def _merge(self, fresh: dict[str, Known]) -> None:
@@ -81,4 +123,10 @@ class KnownSessions:
         moved = {entry.pk for entry in fresh.values()}
         for name in [name for name, entry in self._entries.items() if entry.pk in moved and name not in fresh]:
             del self._entries[name]
+            self._states.pop(name, None)
         self._entries.update(fresh)
+        for name, entry in fresh.items():
+            if (state := entry.state(name)) is None:
+                self._states.pop(name, None)
+            else:
+                self._states[name] = state

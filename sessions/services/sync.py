@@ -26,9 +26,9 @@ from django.utils import timezone
 from sessions.lifecycle import mark_missing, rename_sessions
 from sessions.models import ImageText, ResultsFolderAlarm, Session, SessionImage
 from sessions.reading import FolderRead, read_session_folder
-from sessions.scanning import FolderSeen, check_results_dir, iter_folders, manifest_stamp, see_folder
+from sessions.scanning import FolderSeen, check_results_dir, iter_folder_states, manifest_stamp, see_folder
 from sessions.search import rebuild_indexes
-from sessions.services.known import Known, KnownSessions, load_known, load_named
+from sessions.services.known import Known, KnownSessions, load_known, load_named, load_states
 from sessions.services.renames import find_renames
 from sessions.services.writing import BatchOutcome, SessionBatchWriter
 from sessions.stats import STATS_VERSION
@@ -70,6 +70,9 @@ def forget_unused_image_texts() -> int:
     unused = ImageText.objects.filter(~Exists(SessionImage.objects.filter(text_id=OuterRef("pk"))))
     return unused.delete()[0]
 
+
+# Past this many names, what the database holds is read whole rather than name by name.
+LOAD_NAMED_UP_TO = 500
 
 # A batch is written in one transaction: big enough to amortise the round trips, small
 # enough that memory stays flat and the web server never waits long for the write lock.
@@ -143,9 +146,9 @@ class SessionSynchronizer:
         started = time.perf_counter()
         check_results_dir(self.results_dir)
         report = SyncReport()
+        untouched = 0  # folders on disk left out of ``folders``: known, and showing what was stored
         if names is None:
-            folders = dict(iter_folders(self.results_dir))
-            known = self.known.current(now=self.clock()) if self.known is not None else load_known()
+            folders, known, untouched = self._differing_folders()
         else:
             names = list(dict.fromkeys(names))
             folders = {name: seen for name in names if (seen := see_folder(self.results_dir, name)) is not None}
@@ -162,10 +165,10 @@ class SessionSynchronizer:
         # Newest first (names start with the run's date), so a long first sync shows recent runs early.
         to_read = sorted((name for name, seen in folders.items() if self._changed(name, seen, known.get(name))),
                          reverse=True)
-        report.unchanged = len(folders) - len(to_read)
+        report.unchanged = untouched + len(folders) - len(to_read)
         with _collector_ignoring_old_objects(enabled=len(to_read) >= BATCH_MAX_SESSIONS):
             self._read_and_write(to_read, folders, report)
-        report.sessions_seen = len(folders)
+        report.sessions_seen = untouched + len(folders)
         vanished = []
         if not held:
             # Folders emptied of every image and manifest left ``folders`` while being read.
@@ -181,6 +184,31 @@ class SessionSynchronizer:
             refresh_planner_statistics()
         report.seconds = time.perf_counter() - started
         return report
+
+    def _differing_folders(self) -> tuple[dict[str, FolderSeen], dict[str, Known], int]:
+        """The folders on disk and the sessions known whose names differ between the two (new,
+        changed, renamed, vanished or come back; every one with ``full``), and how many folders
+        are left out as known and unchanged. The two sides are compared as sets of folder states
+        (``FolderState``): one pass over the disk and one plain query, then only the names that
+        differ are looked at one by one."""
+        on_disk = list(iter_folder_states(self.results_dir))
+        if self.known is not None:
+            entries = self.known.current(now=self.clock())
+            stored = self.known.states()
+        else:
+            entries, stored = None, load_states()
+        if self.full:
+            differing = {state[0] for state in on_disk} | {state[0] for state in stored}
+        else:
+            differing = {state[0] for state in stored.symmetric_difference(on_disk)}
+        if entries is not None:
+            known = {name: entries[name] for name in differing if name in entries}
+        elif len(differing) > LOAD_NAMED_UP_TO:
+            known = {name: entry for name, entry in load_known().items() if name in differing}
+        else:
+            known = load_named(sorted(differing)) if differing else {}
+        folders = {state[0]: FolderSeen(*state[1:4]) for state in on_disk if state[0] in differing}
+        return folders, known, len(on_disk) - len(folders)
 
     def _hold_missing(self, vanishing: int) -> bool:
         """Raise the alarm (and say so) when ``vanishing`` sessions are too many to believe."""

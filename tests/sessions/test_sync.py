@@ -15,6 +15,7 @@ from sessions.lifecycle import mark_stale_sessions
 from sessions.models import Event, Session, SessionImage, SessionMetadata, SessionStats, SessionTag
 from sessions.scanning import ResultsDirError
 from sessions.services import sync_sessions
+from sessions.services.known import KnownSessions, load_states
 from sessions.stats import STATS_VERSION
 from tests.conftest import REAL_SESSION_NAMES, SessionWriter, load_manifest, set_mtime
 
@@ -212,6 +213,62 @@ class TestChangeDetection:
         sync_sessions(results_dir=results_dir)
         assert [p.parent.name for p in manifest_reads] == [SWEEP]
         assert SessionStats.objects.get(session__name=SWEEP).stats_version == STATS_VERSION
+
+
+class TestComparingFolderStates:
+    """A sync of the whole library compares the folders' states with the stored ones as two
+    sets, then loads only the sessions whose names differ."""
+
+    @pytest.fixture
+    def loads(self, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+        """Every load of sessions' stored rows: "all", or the names asked for."""
+        calls: list[object] = []
+        load_known, load_named = sync_module.load_known, sync_module.load_named
+        monkeypatch.setattr(sync_module, "load_known", lambda: calls.append("all") or load_known())
+        monkeypatch.setattr(sync_module, "load_named", lambda names: calls.append(list(names)) or load_named(names))
+        return calls
+
+    def test_a_sync_with_nothing_changed_loads_no_session(self, results_dir: Path, loads: list[object]) -> None:
+        sync_sessions(results_dir=results_dir)
+        loads.clear()
+        report = sync_sessions(results_dir=results_dir)
+        assert loads == []
+        assert (report.sessions_seen, report.unchanged, report.updated, report.missing) == (4, 4, 0, 0)
+
+    def test_only_the_names_that_differ_are_loaded(self, results_dir: Path, loads: list[object],
+                                                   tmp_path: Path) -> None:
+        sync_sessions(results_dir=results_dir)
+        loads.clear()
+        rewrite_manifest(results_dir / FACIAL, lambda data: data.update(note="rewritten in place"))
+        shutil.move(results_dir / RANDOM, tmp_path / "away")
+        report = sync_sessions(results_dir=results_dir)
+        assert loads == [sorted([FACIAL, RANDOM])]
+        assert (report.sessions_seen, report.unchanged, report.updated, report.missing) == (3, 2, 1, 1)
+
+    def test_a_missing_session_and_outdated_stats_have_no_stored_state(self, results_dir: Path,
+                                                                      tmp_path: Path) -> None:
+        sync_sessions(results_dir=results_dir)
+        shutil.move(results_dir / FACIAL, tmp_path / "away")
+        sync_sessions(results_dir=results_dir)
+        SessionStats.objects.filter(session__name=SWEEP).update(stats_version=0)
+        states = load_states()
+        assert sorted(state[0] for state in states) == sorted(set(REAL_SESSION_NAMES) - {FACIAL, SWEEP})
+        kept = KnownSessions()
+        kept.current(now=dj_timezone.now())
+        assert kept.states() == states
+
+    def test_the_states_a_caller_keeps_follow_its_own_writes(self, results_dir: Path,
+                                                            manifest_reads: list[Path]) -> None:
+        known = KnownSessions()
+        sync_sessions(results_dir=results_dir, known=known)
+        rewrite_manifest(results_dir / FACIAL, lambda data: data.update(note="rewritten in place"))
+        manifest_reads.clear()
+        assert sync_sessions(results_dir=results_dir, known=known).updated == 1
+        assert [path.parent.name for path in manifest_reads] == [FACIAL]
+        manifest_reads.clear()
+        assert sync_sessions(results_dir=results_dir, known=known).unchanged == 4
+        assert manifest_reads == []
+        assert known.states() == load_states()
 
 
 class TestRebuild:
@@ -418,7 +475,7 @@ class TestBadInput:
         locked = os.path.join(results_dir, SWEEP)
 
         def scandir(path="."):
-            if os.fspath(path) == locked:
+            if not isinstance(path, int) and os.fspath(path) == locked:
                 raise PermissionError(13, "Permission denied", locked)
             return real_scandir(path)
 
