@@ -7,7 +7,8 @@ The validators come from one small query each, before any page is built:
   (sessions.changes) with its time, and the newest metadata change (``updated_at`` moves on
   every metadata write);
 - one session (the item, its stats, its images): its change number and ``updated_at`` (every
-  sync, status fix, rename or forgetting moves them) and its metadata's ``updated_at``.
+  sync, status fix, rename or forgetting moves them) and its metadata's ``updated_at``;
+- a session's metadata: its ``updated_at`` alone.
 
 Each ETag also holds the query string, the answer's format and the user, so that no two
 answers that could differ share one. For the same reason a JSON answer built once can be kept
@@ -154,6 +155,12 @@ def session_validator(request: Request, version: SessionVersion) -> Validator:
     last_modified = max(updated_at, metadata_updated_at or updated_at)
     return _validator(request, "item", version.pk, version.change_seq, updated_at, metadata_updated_at,
                       last_modified=last_modified)
+
+
+def metadata_validator(request: Request, *, pk: int, updated_at: datetime | None) -> Validator:
+    """For a session's metadata (``updated_at``: when it last changed, None if never set; every
+    write moves it, the tags' included)."""
+    return _validator(request, "metadata", pk, updated_at, last_modified=updated_at)
 
 
 def session_data_validator(request: Request, kind: str, *, pk: int, change_seq: int,

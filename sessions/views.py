@@ -33,7 +33,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from sessions import selectors
-from sessions.conditional import library_validator, library_version, session_data_validator, session_validator
+from sessions.conditional import (
+    library_validator,
+    library_version,
+    metadata_validator,
+    session_data_validator,
+    session_validator,
+)
 from sessions.filters import (
     ImageFilter,
     LibraryImageFilter,
@@ -43,7 +49,7 @@ from sessions.filters import (
 )
 from sessions.lifecycle import TransitionRefused, transition_status
 from sessions.manifest import MANIFEST_NAME
-from sessions.models import EventSource, Session, SessionImage
+from sessions.models import EventSource, Session, SessionImage, SessionMetadata
 from sessions.pagination import EnvelopePagination, ImagePagination, RecentLikedPagination
 from sessions.permissions import SessionAction, api_permission
 from sessions.scanning import ResultsDirError, resolve_inside
@@ -134,7 +140,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                                           "recent_liked": SESSION_FIELDS, "images": IMAGE_FIELDS}
     wanted: frozenset[str] | None = None
     # The answers with an ETag and Last-Modified, 304 when the client's copy is current.
-    conditional = frozenset({"list", "retrieve", "recent_liked", "stats", "images"})
+    conditional = frozenset({"list", "retrieve", "recent_liked", "stats", "images", "metadata"})
 
     # The body each action takes (the browsable API builds its forms from these).
     serializer_classes: dict[str, type] = {"metadata": MetadataSerializer, "change_status": StatusChangeSerializer}
@@ -281,15 +287,26 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
                    request=MetadataSerializer, responses=MetadataSerializer)
     @action(detail=True, methods=["get", "patch"], url_path="metadata", filter_backends=[],
             permission_classes=[IsAuthenticated, api_permission(SessionAction.EDIT_METADATA)])
-    def metadata(self, request: Request, name: str) -> Response:
+    def metadata(self, request: Request, name: str) -> HttpResponseBase:
         if request.method == "PATCH":
             serializer = MetadataSerializer(data=request.data, partial=True)
             serializer.is_valid(raise_exception=True)
             update_metadata(session=self.session(), changes=dict(serializer.validated_data))
+            return Response(MetadataSerializer(self._metadata(name)).data)
+        version = self.session_version()
+        validator = metadata_validator(request, pk=version.pk, updated_at=version.metadata_updated_at)
+        if (answer := validator.not_modified(request) or validator.kept_answer(request)) is not None:
+            return answer
+        metadata = self._metadata(name)
+        return metadata_validator(request, pk=metadata.session.pk, updated_at=metadata.updated_at).keep(
+            request, Response(MetadataSerializer(metadata).data))
+
+    @staticmethod
+    def _metadata(name: str) -> SessionMetadata:
         metadata = selectors.metadata_named(name)
         if metadata is None:
             raise no_such_session(name)
-        return Response(MetadataSerializer(metadata).data)
+        return metadata
 
     @extend_schema(summary="The session's event log, oldest first", responses=EventListSerializer)
     @action(detail=True, url_path="events", filter_backends=[])

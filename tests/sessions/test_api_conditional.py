@@ -1,5 +1,6 @@
-"""ETag, Last-Modified and 304 Not Modified on the session list, a session, its stats and its
-images: a client that polls pays almost nothing while nothing changed, and sees every change."""
+"""ETag, Last-Modified and 304 Not Modified on the session list, a session, its stats, its
+images and its metadata: a client that polls pays almost nothing while nothing changed, and
+sees every change."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ URLS = {
     "item": f"/api/sessions/{FACIAL}/",
     "stats": f"/api/sessions/{FACIAL}/stats",
     "images": f"/api/sessions/{FACIAL}/images/",
+    "metadata": f"/api/sessions/{FACIAL}/metadata",
 }
 
 
@@ -88,10 +90,10 @@ def test_every_change_shown_changes_the_validators(api, staff_api, synced_result
 
     assert staff_api.patch(f"/api/sessions/{FACIAL}/metadata", {"tags": ["x"]}, format="json").status_code == 200
     after_tags = all_etags(api)
-    assert all(after_tags[k] != after_status[k] for k in ["list", "liked", "item"])
+    assert all(after_tags[k] != after_status[k] for k in ["list", "liked", "item", "metadata"])
     assert staff_api.patch(f"/api/sessions/{FACIAL}/metadata", {"is_favorite": True}, format="json").status_code == 200
     after_favourite = all_etags(api)
-    assert all(after_favourite[k] != after_tags[k] for k in ["list", "liked", "item"])
+    assert all(after_favourite[k] != after_tags[k] for k in ["list", "liked", "item", "metadata"])
 
     os.rename(synced_results / FACIAL, synced_results / "renamed")
     sync_sessions(results_dir=synced_results)
@@ -105,7 +107,8 @@ def test_another_session_changing_leaves_a_sessions_validators_alone(api, synced
                       performer="someone", reason="test")
     after = all_etags(api)
     assert after["list"] != before["list"]
-    assert [after[k] for k in ["item", "stats", "images"]] == [before[k] for k in ["item", "stats", "images"]]
+    kinds = ["item", "stats", "images", "metadata"]
+    assert [after[k] for k in kinds] == [before[k] for k in kinds]
 
 
 def test_the_query_the_format_and_the_user_are_in_the_etag(api, synced_results: Path) -> None:
@@ -148,13 +151,14 @@ def test_errors_come_before_304(api, synced_results: Path) -> None:
 def test_the_openapi_document_says_so(api) -> None:
     schema = json.loads(api.get("/api/schema/?format=json").content)
     for path in ["/api/sessions/", "/api/sessions/recent/liked", "/api/sessions/{name}/",
-                 "/api/sessions/{name}/stats", "/api/sessions/{name}/images/"]:
+                 "/api/sessions/{name}/stats", "/api/sessions/{name}/images/", "/api/sessions/{name}/metadata"]:
         operation = schema["paths"][path]["get"]
         assert {"If-None-Match", "If-Modified-Since"} <= {p["name"] for p in operation["parameters"]}
         assert set(operation["responses"]["304"]["headers"]) == {"ETag", "Last-Modified"}
         assert operation["responses"]["200"]["headers"]["ETag"]["required"] is True
         assert "content" not in operation["responses"]["304"]
     assert "304" not in schema["paths"]["/api/sessions/{name}/events"]["get"]["responses"]
+    assert "304" not in schema["paths"]["/api/sessions/{name}/metadata"]["patch"]["responses"]
 
 
 def count_queries(api, url: str) -> tuple[dict, int]:
@@ -193,12 +197,12 @@ def test_without_a_change_counter_every_total_is_counted(api, synced_results: Pa
 
 
 def test_kept_answers_are_what_a_fresh_build_gives_after_every_change(api, staff_api, synced_results: Path) -> None:
-    """A session and its images are kept under their ETag (Validator.kept): each answer, kept or
-    not, is the one built afresh."""
+    """A session, its images and its metadata are kept under their ETag (Validator.keep): each
+    answer, kept or not, is the one built afresh."""
     from django.core.cache import caches
 
     def answers() -> dict[str, bytes]:
-        return {kind: api.get(URLS[kind]).content for kind in ("item", "images")}
+        return {kind: api.get(URLS[kind]).content for kind in ("item", "images", "metadata")}
 
     def check() -> dict[str, bytes]:
         asked = answers()

@@ -112,17 +112,20 @@ def test_unknown_sessions_are_404(editor_api, synced_results: Path) -> None:
 
 
 @pytest.mark.parametrize("tags", [["b", "a", "c"], ["one"], []])
-def test_reading_it_costs_two_queries_and_matches_what_the_item_shows(
+def test_reading_it_costs_three_queries_and_matches_what_the_item_shows(
         editor_api, synced_results: Path, django_assert_num_queries, tags: list[str]) -> None:
     patch(editor_api, {"is_favorite": True, "tags": tags, "user_note": "keep"})
-    with django_assert_num_queries(2):  # the token with its user, the metadata with its tags
+    # the token with its user, the session's version, the metadata with its tags
+    with django_assert_num_queries(3):
         body = editor_api.get(URL).json()
+    with django_assert_num_queries(2):  # asked again: the answer kept under the same version
+        assert editor_api.get(URL).json() == body
     assert body == editor_api.get(f"/api/sessions/{NAME}/").json()["metadata"]
     assert (body["tags"], body["user_note"], body["is_favorite"]) == (tags, "keep", True)
 
 
 def test_never_set_it_reads_as_the_defaults(editor_api, synced_results: Path, django_assert_num_queries) -> None:
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(3):
         body = editor_api.get(URL).json()
     assert body == {"session_id": NAME, "is_test": False, "is_complete": False, "is_favorite": False,
                     "user_rating": None, "user_note": "", "tags": [], "created_at": None, "updated_at": None}

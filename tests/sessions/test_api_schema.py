@@ -91,7 +91,7 @@ def test_every_error_answer_is_documented_with_its_body(schema: dict) -> None:
              for method, operation in item.items()}
     assert codes[("/api/sessions/{name}/status", "post")] == {"200", "400", "401", "403", "404", "409", "415",
                                                               "429", "503"}
-    assert codes[("/api/sessions/{name}/metadata", "get")] == {"200", "400", "401", "404", "429", "503"}
+    assert codes[("/api/sessions/{name}/metadata", "get")] == {"200", "304", "400", "401", "404", "429", "503"}
     assert codes[("/api/sessions/", "get")] == {"200", "304", "400", "401", "429", "503"}
     assert codes[("/api/health", "get")] == {"200", "400", "503"}  # open: no 401
     for (path, method), answered in codes.items():
