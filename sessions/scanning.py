@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import NamedTuple
 
 from sessions.image_files import is_image_name
@@ -247,6 +247,20 @@ def resolve_inside(root: Path, *parts: str) -> Path | None:
     for part in parts:
         if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
             return None
+    # Nearly always every name below the root is a plain folder or file, not a symlink: the path
+    # then lies under the root as given, found by one lstat a name (resolving the root's own
+    # ancestors as well cost 60 µs a call, for each image file and manifest served or read).
+    try:
+        for depth in range(1, len(parts) + 1):
+            mode = os.lstat(os.path.join(root, *parts[:depth])).st_mode
+            if S_ISLNK(mode):
+                break  # followed below, and checked to stay under the root
+            if depth == len(parts):
+                return Path(os.path.join(root, *parts)) if S_ISREG(mode) else None
+            if not S_ISDIR(mode):
+                return None
+    except OSError:
+        return None
     real_root = os.path.realpath(root)
     real = os.path.realpath(os.path.join(real_root, *parts))
     if not real.startswith(real_root + os.sep) or not os.path.isfile(real):
