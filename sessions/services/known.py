@@ -25,9 +25,11 @@ class Known(NamedTuple):
     fingerprint: str | None
 
     def state(self, name: str) -> FolderState | None:
-        """The folder state under which a sync may leave this session unread (``load_states``)."""
-        if self.is_missing or (self.stats_version is not None and self.stats_version != STATS_VERSION):
+        """This session's stored folder state (``load_states``); None when it is missing."""
+        if self.is_missing:
             return None
+        if self.stats_version is not None and self.stats_version != STATS_VERSION:
+            return _never_on_disk(name)
         return (name, self.folder_mtime_ns, self.folder_device, self.folder_inode,  # type: ignore[return-value]
                 self.manifest_mtime_ns, self.manifest_size)
 
@@ -37,6 +39,12 @@ class Known(NamedTuple):
         if self.folder_device is None or self.folder_inode is None:
             return None
         return self.folder_device, self.folder_inode
+
+
+def _never_on_disk(name: str) -> FolderState:
+    # No folder has a None mtime: the name differs whether its folder is there (it is read
+    # again) or gone (it is marked missing, or followed to its new name).
+    return name, None, None, None, None, None  # type: ignore[return-value]
 
 
 _SQL = (
@@ -56,17 +64,18 @@ def load_known(where: str = "", params: Sequence[Any] = ()) -> dict[str, Known]:
 
 
 def load_states() -> set[FolderState]:
-    """The folder state (``sessions.scanning.FolderState``) of each session a sync may leave
-    unread while its folder shows the same: those present, whose stats (if any) are of the
-    current version. Six columns a row, as plain tuples: a whole library's are compared with
-    what is on disk as two sets, without a Python object for each session."""
+    """The stored folder state (``sessions.scanning.FolderState``) of each present session: a
+    sync leaves it unread while its folder shows the same. Six columns a row, as plain tuples:
+    a whole library's are compared with what is on disk as two sets, without a Python object
+    for each session. A session whose stats are of another version has a state no folder
+    shows, so that it is looked at whatever its folder shows."""
     with connection.cursor() as cursor:
         cursor.execute(_STATES_SQL, [False])
         states = set(cursor.fetchall())
         cursor.execute(_OUTDATED_SQL, [STATS_VERSION])
         outdated = {name for (name,) in cursor.fetchall()}
     if outdated:  # after an upgrade that changed what the stats hold
-        states = {state for state in states if state[0] not in outdated}
+        states = {_never_on_disk(state[0]) if state[0] in outdated else state for state in states}
     return states
 
 

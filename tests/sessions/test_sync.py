@@ -245,17 +245,43 @@ class TestComparingFolderStates:
         assert loads == [sorted([FACIAL, RANDOM])]
         assert (report.sessions_seen, report.unchanged, report.updated, report.missing) == (3, 2, 1, 1)
 
-    def test_a_missing_session_and_outdated_stats_have_no_stored_state(self, results_dir: Path,
-                                                                      tmp_path: Path) -> None:
+    def test_a_missing_session_has_no_stored_state_and_outdated_stats_one_no_folder_shows(
+            self, results_dir: Path, tmp_path: Path) -> None:
         sync_sessions(results_dir=results_dir)
         shutil.move(results_dir / FACIAL, tmp_path / "away")
         sync_sessions(results_dir=results_dir)
         SessionStats.objects.filter(session__name=SWEEP).update(stats_version=0)
         states = load_states()
-        assert sorted(state[0] for state in states) == sorted(set(REAL_SESSION_NAMES) - {FACIAL, SWEEP})
+        assert sorted(state[0] for state in states) == sorted(set(REAL_SESSION_NAMES) - {FACIAL})
+        assert (SWEEP, None, None, None, None, None) in states
         kept = KnownSessions()
         kept.current(now=dj_timezone.now())
         assert kept.states() == states
+
+    @pytest.mark.parametrize("kept", [False, True])
+    def test_outdated_stats_and_a_vanished_folder_is_missing(self, results_dir: Path, tmp_path: Path,
+                                                            kept: bool) -> None:
+        known = KnownSessions() if kept else None
+        sync_sessions(results_dir=results_dir, known=known)
+        SessionStats.objects.filter(session__name=SWEEP).update(stats_version=0)
+        Session.objects.filter(name=SWEEP).update(updated_at=dj_timezone.now())  # as any writer does
+        shutil.move(results_dir / SWEEP, tmp_path / "away")
+        report = sync_sessions(results_dir=results_dir, known=known)
+        assert report.missing == 1 and Session.objects.get(name=SWEEP).is_missing
+
+    @pytest.mark.parametrize("kept", [False, True])
+    def test_outdated_stats_and_a_renamed_folder_is_renamed(self, results_dir: Path, kept: bool) -> None:
+        known = KnownSessions() if kept else None
+        sync_sessions(results_dir=results_dir, known=known)
+        session = Session.objects.get(name=SWEEP)
+        SessionStats.objects.filter(session=session).update(stats_version=0)
+        Session.objects.filter(pk=session.pk).update(updated_at=dj_timezone.now())
+        os.rename(results_dir / SWEEP, results_dir / "renamed")
+        report = sync_sessions(results_dir=results_dir, known=known)
+        assert report.renamed == 1 and report.created == 0
+        renamed = Session.objects.get(pk=session.pk)
+        assert renamed.name == "renamed" and not renamed.is_missing
+        assert renamed.stats.stats_version == STATS_VERSION
 
     def test_the_states_a_caller_keeps_follow_its_own_writes(self, results_dir: Path,
                                                             manifest_reads: list[Path]) -> None:
