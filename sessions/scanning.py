@@ -68,7 +68,8 @@ class FolderSeen(NamedTuple):
 
 # A folder as a whole-library sync compares it with what it stored: (name, folder mtime, device,
 # inode, manifest mtime, manifest size), the last two None without a manifest. Plain tuples, as
-# the database's rows are, so that a library's worth of them is compared as two sets.
+# the database's rows are (sessions.services.known.StoredState), so that a library's worth of
+# them is compared as two sets.
 FolderState = tuple[str, int, int, int, "int | None", "int | None"]
 
 # Listing the root by a descriptor lets each folder and manifest be looked at relative to it

@@ -131,7 +131,8 @@ def session_events(session: Session) -> QuerySet[Event]:
     return Event.objects.filter(session=session).select_related("session").order_by("timestamp", "id")
 
 
-def session_images(session: Session) -> QuerySet[SessionImage]:
+def session_images(session: Session | int) -> QuerySet[SessionImage]:
+    """The images of a session (or of the session with this id), in their order."""
     return SessionImage.objects.filter(session=session).order_by("index", "filename")
 
 

@@ -338,9 +338,12 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
     @action(detail=True, url_path="images/", url_name="images", pagination_class=ImagePagination, filter_backends=[])
     def images(self, request: Request, name: str) -> HttpResponseBase:
         version = self.session_version()
-        filtered = not IMAGE_FILTERS.isdisjoint(request.query_params)
-        if filtered:  # a bad filter is a 400, never a 304
-            self._image_filter(request, session=None)
+        filterset = None
+        if not IMAGE_FILTERS.isdisjoint(request.query_params):  # a bad filter is a 400, never a 304
+            filterset = ImageFilter(request.query_params, queryset=selectors.session_images(version.pk),
+                                    request=request)
+            if not filterset.is_valid():
+                raise ValidationError(filterset.errors)
         self.pages.validate(request)
         validator = session_data_validator(request, "images", pk=version.pk, change_seq=version.change_seq,
                                            updated_at=version.updated_at)
@@ -349,17 +352,7 @@ class SessionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
         session = self.session()
         validator = session_data_validator(request, "images", pk=session.pk, change_seq=session.change_seq,
                                            updated_at=session.updated_at)
-        filterset = self._image_filter(request, session=session) if filtered else None
         return validator.keep(request, self._images_page(request, session, filterset))
-
-    @staticmethod
-    def _image_filter(request: Request, *, session: Session | None) -> ImageFilter:
-        """The images filter of this request, validated (over ``session``'s images)."""
-        images = selectors.session_images(session) if session is not None else SessionImage.objects.none()
-        filterset = ImageFilter(request.query_params, queryset=images, request=request)
-        if not filterset.is_valid():
-            raise ValidationError(filterset.errors)
-        return filterset
 
     def _images_page(self, request: Request, session: Session, filterset: FilterSet | None) -> Response:
         # A session's images unfiltered, when they fit on the page asked for (most runs): one

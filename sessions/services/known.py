@@ -9,8 +9,11 @@ from typing import Any, NamedTuple
 
 from django.db import connection
 
-from sessions.scanning import FolderState
 from sessions.stats import STATS_VERSION
+
+# A folder's state as stored (sessions.scanning.FolderState), any of its values None where the
+# database holds none: such a state matches no folder on disk.
+StoredState = tuple[str, "int | None", "int | None", "int | None", "int | None", "int | None"]
 
 
 class Known(NamedTuple):
@@ -24,14 +27,14 @@ class Known(NamedTuple):
     folder_inode: int | None
     fingerprint: str | None
 
-    def state(self, name: str) -> FolderState | None:
+    def state(self, name: str) -> StoredState | None:
         """This session's stored folder state (``load_states``); None when it is missing."""
         if self.is_missing:
             return None
         if self.stats_version is not None and self.stats_version != STATS_VERSION:
             return _never_on_disk(name)
-        return (name, self.folder_mtime_ns, self.folder_device, self.folder_inode,  # type: ignore[return-value]
-                self.manifest_mtime_ns, self.manifest_size)
+        return (name, self.folder_mtime_ns, self.folder_device, self.folder_inode, self.manifest_mtime_ns,
+                self.manifest_size)
 
     @property
     def identity(self) -> tuple[int, int] | None:
@@ -41,10 +44,10 @@ class Known(NamedTuple):
         return self.folder_device, self.folder_inode
 
 
-def _never_on_disk(name: str) -> FolderState:
+def _never_on_disk(name: str) -> StoredState:
     # No folder has a None mtime: the name differs whether its folder is there (it is read
     # again) or gone (it is marked missing, or followed to its new name).
-    return name, None, None, None, None, None  # type: ignore[return-value]
+    return name, None, None, None, None, None
 
 
 _SQL = (
@@ -63,8 +66,8 @@ def load_known(where: str = "", params: Sequence[Any] = ()) -> dict[str, Known]:
     return {row[0]: make(row[1:]) for row in rows}
 
 
-def load_states() -> set[FolderState]:
-    """The stored folder state (``sessions.scanning.FolderState``) of each present session: a
+def load_states() -> set[StoredState]:
+    """The stored folder state (``StoredState``) of each present session: a
     sync leaves it unread while its folder shows the same. Six columns a row, as plain tuples:
     a whole library's are compared with what is on disk as two sets, without a Python object
     for each session. A session whose stats are of another version has a state no folder
@@ -101,7 +104,7 @@ class KnownSessions:
 
     def __init__(self) -> None:
         self._entries: dict[str, Known] | None = None
-        self._states: dict[str, FolderState] = {}  # of the entries that have one (Known.state)
+        self._states: dict[str, StoredState] = {}  # of the entries that have one (Known.state)
         self._loaded_at: datetime | None = None
 
     def current(self, *, now: datetime) -> dict[str, Known]:
@@ -114,7 +117,7 @@ class KnownSessions:
         self._loaded_at = now
         return self._entries
 
-    def states(self) -> set[FolderState]:
+    def states(self) -> set[StoredState]:
         """``load_states()`` as of the last ``current()``."""
         return set(self._states.values())
 
