@@ -85,24 +85,24 @@ def iter_folder_states(results_dir: Path) -> Iterator[FolderState]:
         root: int | str = os.open(results_dir, os.O_RDONLY | os.O_DIRECTORY) if _BY_DESCRIPTOR else str(results_dir)
     except OSError as exc:
         raise ResultsDirError(f"results folder {results_dir} cannot be listed: {exc.strerror or exc}") from None
+    # Names bound locally, the checks cheapest first: this loop runs once per folder of the
+    # library at every whole sync, and a no-change re-sync is mostly this loop.
+    stat, suffix = os.stat, f"/{MANIFEST_NAME}"
     try:
         with os.scandir(root) as entries:
             for entry in entries:
-                name = entry.name
-                if name == DRYRUN_FOLDER or name.startswith(".") or not _is_storable(name):
-                    continue
                 try:
                     # Symlinked folders are not followed: files must resolve inside the root.
                     if not entry.is_dir(follow_symlinks=False):
+                        continue
+                    name = entry.name
+                    if name == DRYRUN_FOLDER or name[0] == "." or not _is_storable(name):
                         continue
                     folder = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
                     continue  # removed while listing
                 try:
-                    if isinstance(root, int):
-                        manifest = os.stat(f"{name}/{MANIFEST_NAME}", dir_fd=root)
-                    else:
-                        manifest = os.stat(os.path.join(root, name, MANIFEST_NAME))
+                    manifest = stat(name + suffix, dir_fd=root) if isinstance(root, int) else stat(entry.path + suffix)
                 except OSError:
                     yield name, folder.st_mtime_ns, folder.st_dev, folder.st_ino, None, None
                 else:

@@ -9,7 +9,7 @@ user's and the system's own records and are never rebuilt.
 - ``images``: ``SessionImage`` rows.
 - ``metadata``: rating, notes and tags; the search words.
 - ``events``: the append-only event log and the change counter.
-- ``watching``: the watcher's heartbeat and the results-folder alarm.
+- ``watching``: the watcher's heartbeat, the results-folder alarm, the last whole sync's digest.
 - ``columns``: values that must fit their column.
 """
 
@@ -21,12 +21,13 @@ from sessions.models.events import AppendOnlyError, ChangeCounter, Event, EventQ
 from sessions.models.images import SessionImage, SessionImageQuerySet, newest_images_first
 from sessions.models.metadata import ImageText, SessionMetadata, SessionSearch, SessionTag, UserRating
 from sessions.models.session import IN_LIBRARY, Session, SessionQuerySet, SessionStats, list_order
-from sessions.models.watching import ResultsFolderAlarm, WatcherHeartbeat, WatcherHeartbeatManager
+from sessions.models.watching import ResultsFolderAlarm, SyncedFolders, WatcherHeartbeat, WatcherHeartbeatManager
 
 __all__ = [
     "IN_LIBRARY", "SYSTEM_PERFORMER", "AppendOnlyError", "ChangeCounter", "Event", "EventKind", "EventQuerySet",
     "EventSource", "ImageText", "ResultsFolderAlarm", "Session", "SessionImage", "SessionImageQuerySet",
     "SessionMetadata", "SessionQuerySet", "SessionSearch", "SessionStats", "SessionStatus", "SessionTag",
+    "SyncedFolders",
     "UserRating", "WatcherHeartbeat", "WatcherHeartbeatManager", "fit_to_column", "integer_range", "list_order",
     "newest_images_first",
 ]

@@ -1,4 +1,5 @@
-"""What the watcher says about itself and about a results folder that looks wrong."""
+"""What the watcher says about itself, about a results folder that looks wrong, and what the
+last whole sync left the database holding."""
 
 from __future__ import annotations
 
@@ -73,3 +74,24 @@ class WatcherHeartbeat(models.Model):
 
     def is_running(self, *, now: datetime) -> bool:
         return self.stopped_at is None and now - self.beat_at <= self.RUNNING_WITHIN
+
+
+class SyncedFolders(models.Model):
+    """What the database held of the session folders after the last whole sync (one row): one
+    digest of every present session's stored folder state (``sessions.services.known``), with
+    the marks of the database it was read from. While the marks are the same and the folders on
+    disk give the same digest, a whole sync has nothing to read and reads no session row."""
+
+    states = models.PositiveIntegerField()  # how many folder states the digest is of
+    digest = models.BigIntegerField()
+    # The database then: its change counter, its newest session write and the stats version
+    # (a new version reads every session again, whatever its folder shows).
+    change_value = models.BigIntegerField()
+    newest_update = models.DateTimeField(null=True)
+    stats_version = models.PositiveIntegerField()
+
+    class Meta:
+        verbose_name_plural = "synced folders"
+
+    def __str__(self) -> str:
+        return f"{self.states} folder states"

@@ -75,7 +75,7 @@ def load_states() -> set[StoredState]:
     with connection.cursor() as cursor:
         cursor.execute(_STATES_SQL, [False])
         states = set(cursor.fetchall())
-        cursor.execute(_OUTDATED_SQL, [STATS_VERSION])
+        cursor.execute(_OUTDATED_SQL, [STATS_VERSION, STATS_VERSION])
         outdated = {name for (name,) in cursor.fetchall()}
     if outdated:  # after an upgrade that changed what the stats hold
         states = {_never_on_disk(state[0]) if state[0] in outdated else state for state in states}
@@ -86,10 +86,20 @@ _STATES_SQL = (
     "SELECT name, folder_mtime_ns, folder_device, folder_inode, manifest_mtime_ns, manifest_size "
     "FROM gen_sessions_session WHERE is_missing = %s"
 )
+# Two ranges rather than <>: both databases read them from the stats_of_version index.
+_OUTDATED = "st.stats_version < %s OR st.stats_version > %s"
 _OUTDATED_SQL = (
     "SELECT s.name FROM gen_sessions_sessionstats st JOIN gen_sessions_session s ON s.id = st.session_id "
-    "WHERE st.stats_version <> %s"
+    f"WHERE {_OUTDATED}"
 )
+
+
+def any_outdated_stats() -> bool:
+    """Whether any session has stats of another version than this code's (after an upgrade)."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM gen_sessions_sessionstats st WHERE {_OUTDATED} LIMIT 1",
+                       [STATS_VERSION, STATS_VERSION])
+        return cursor.fetchone() is not None
 
 
 def load_named(names: Sequence[str]) -> dict[str, Known]:

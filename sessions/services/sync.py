@@ -28,8 +28,14 @@ from sessions.models import ImageText, ResultsFolderAlarm, Session, SessionImage
 from sessions.reading import FolderRead, read_session_folder
 from sessions.scanning import FolderSeen, check_results_dir, iter_folder_states, manifest_stamp, see_folder
 from sessions.search import rebuild_indexes
-from sessions.services.known import Known, KnownSessions, load_known, load_named, load_states
+from sessions.services.known import Known, KnownSessions, StoredState, load_known, load_named, load_states
 from sessions.services.renames import find_renames
+from sessions.services.synced_folders import (
+    DatabaseMarks,
+    database_marks,
+    folders_as_synced,
+    record_synced_folders,
+)
 from sessions.services.writing import BatchOutcome, SessionBatchWriter
 from sessions.stats import STATS_VERSION
 
@@ -140,15 +146,19 @@ class SessionSynchronizer:
         self.should_stop = should_stop
         self.known = known
         self.writer = SessionBatchWriter(results_dir=results_dir, rebuild=rebuild, clock=clock)
+        # The database's marks and the stored states a whole pass compared the folders with.
+        self._compared: tuple[DatabaseMarks, set[StoredState]] | None = None
 
     def sync(self, names: Sequence[str] | None = None) -> SyncReport:
         """Sync every session folder, or only ``names``; vanished sessions are marked missing."""
         started = time.perf_counter()
         check_results_dir(self.results_dir)
         report = SyncReport()
+        self._compared = None
         untouched = 0  # folders on disk left out of ``folders``: known, and showing what was stored
         if names is None:
-            folders, known, untouched = self._differing_folders()
+            with _collector_ignoring_old_objects(enabled=True):  # a library's worth of states
+                folders, known, untouched = self._differing_folders()
         else:
             names = list(dict.fromkeys(names))
             folders = {name: seen for name in names if (seen := see_folder(self.results_dir, name)) is not None}
@@ -175,6 +185,8 @@ class SessionSynchronizer:
             vanished = [name for name, entry in known.items() if name not in folders and not entry.is_missing]
             report.missing = mark_missing(session_ids=[known[name].pk for name in vanished], now=self.clock())
             report.changed += vanished
+            if self._compared is not None and not report.interrupted:
+                self._record_synced_folders(wrote=bool(to_read or vanished or renamed))
         if self.known is not None and (to_read or vanished or renamed):
             self.known.forget([*to_read, *vanished, *renamed])
         if self.rebuild and names is None and not report.interrupted:
@@ -190,13 +202,18 @@ class SessionSynchronizer:
         changed, renamed, vanished or come back; every one with ``full``), and how many folders
         are left out as known and unchanged. The two sides are compared as sets of folder states
         (``FolderState``): one pass over the disk and one plain query, then only the names that
-        differ are looked at one by one."""
+        differ are looked at one by one. The query is left out while the database is as the last
+        whole sync left it and the folders give the digest it recorded (``synced_folders``)."""
         on_disk = list(iter_folder_states(self.results_dir))
         if self.known is not None:
             entries = self.known.current(now=self.clock())
             stored = self.known.states()
         else:
+            marks = database_marks()  # before the states, which may be written meanwhile
+            if not self.full and folders_as_synced(on_disk, marks):
+                return {}, {}, len(on_disk)
             entries, stored = None, load_states()
+            self._compared = marks, stored
         if self.full:
             differing = {state[0] for state in on_disk} | {state[0] for state in stored}
         else:
@@ -209,6 +226,17 @@ class SessionSynchronizer:
             known = load_named(sorted(differing)) if differing else {}
         folders = {state[0]: FolderSeen(*state[1:4]) for state in on_disk if state[0] in differing}
         return folders, known, len(on_disk) - len(folders)
+
+    def _record_synced_folders(self, *, wrote: bool) -> None:
+        """After a whole pass that compared every stored state (``_compared``): their digest, for
+        the next sync to find nothing to read without loading them. What this pass wrote is read
+        back; the states it compared stand as they are when it wrote nothing."""
+        assert self._compared is not None
+        marks, stored = self._compared
+        if wrote:
+            record_synced_folders(marks=database_marks())
+        else:
+            record_synced_folders(marks=marks, states=stored)
 
     def _hold_missing(self, vanishing: int) -> bool:
         """Raise the alarm (and say so) when ``vanishing`` sessions are too many to believe."""

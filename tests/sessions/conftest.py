@@ -1,4 +1,5 @@
-"""Fixtures for the watcher's tests: an injected clock and watchers on an empty results root."""
+"""Fixtures for the sessions tests: the manifests a sync reads; for the watcher's, an injected
+clock and watchers on an empty results root."""
 
 from __future__ import annotations
 
@@ -8,8 +9,23 @@ from pathlib import Path
 
 import pytest
 
+import sessions.reading as reading
 from sessions.watcher import ModeChoice, Watcher
 from tests.conftest import load_manifest
+
+
+@pytest.fixture
+def manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """Record every manifest the sync reads."""
+    reads: list[Path] = []
+    original = reading.read_manifest_file
+
+    def counting(path: Path):
+        reads.append(path)
+        return original(path)
+
+    monkeypatch.setattr(reading, "read_manifest_file", counting)
+    return reads
 
 
 class FakeClock:

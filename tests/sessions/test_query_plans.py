@@ -5,15 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db import connection
 from django.http import QueryDict
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from sessions import selectors
 from sessions.filters import LibraryImageFilter, SessionFilter
+from sessions.models import Session
 from sessions.search import engines
+from sessions.services import known
+from sessions.services.synced_folders import database_marks
+from sessions.stats import STATS_VERSION
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +30,11 @@ def plan(queryset) -> str:
     JSON plan (with sequential scans and sorts discouraged: the tables here are tiny, and earlier
     tests leave the planner statistics of their own; the question is whether an index *can*
     serve the query, as it does at scale, where bench/scale.py measures it)."""
-    sql, params = queryset.query.get_compiler(using="default").as_sql()
+    return plan_of(*queryset.query.get_compiler(using="default").as_sql())
+
+
+def plan_of(sql: str, params) -> str:
+    """``plan`` of a query written as SQL."""
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":
             cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
@@ -107,3 +118,36 @@ def test_every_search_reads_its_full_text_index(synced_results: Path, index: str
             cursor.execute(f"EXPLAIN (FORMAT JSON) {subquery.sql}", subquery.params)
             text = json.dumps(cursor.fetchone()[0])
             assert any(node["Node Type"] == "Bitmap Index Scan" for node in nodes(text)), text
+
+
+def test_stats_of_another_version_are_found_by_their_index(synced_results: Path) -> None:
+    """Every whole sync asks which sessions have stats of another version (none, but after an
+    upgrade): a look in an index, not a read of every stats row."""
+    text = plan_of(known._OUTDATED_SQL, [STATS_VERSION, STATS_VERSION])
+    if connection.vendor == "sqlite":
+        assert "USING INDEX stats_of_version" in text or "USING COVERING INDEX stats_of_version" in text, text
+        assert "SCAN st" not in text, text
+    else:
+        assert any(node.get("Index Name") == "stats_of_version" for node in nodes(text)), text
+
+
+def test_the_newest_session_write_is_read_from_an_index(db: None) -> None:
+    """Every whole sync reads it to know whether the database moved since the last one. (A
+    library of a few rows is read whole by either database: it takes a few thousand, with the
+    planner's statistics of them, for the index to be the way.)"""
+    now = timezone.now()
+    Session.objects.bulk_create(
+        Session(name=f"20250101_{number:06d}-plan", status="completed", status_source="watchdog",
+                status_changed_at=now, created_at=now, last_activity_at=now, first_seen_at=now,
+                updated_at=now - timedelta(seconds=number))
+        for number in range(3000))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+    with CaptureQueriesContext(connection) as queries:
+        database_marks()
+    sql = next(query["sql"] for query in queries.captured_queries if "MAX(" in query["sql"].upper())
+    text = plan_of(sql, [])
+    if connection.vendor == "sqlite":
+        assert "USING INDEX session_by_updated" in text or "USING COVERING INDEX session_by_updated" in text, text
+    else:
+        assert any(node.get("Index Name", "").startswith("session_by_updated") for node in nodes(text)), text

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from django.utils import timezone as dj_timezone
 
-import sessions.reading as reading
 import sessions.services.sync as sync_module
 from sessions.lifecycle import mark_stale_sessions
 from sessions.models import Event, Session, SessionImage, SessionMetadata, SessionStats, SessionTag
@@ -25,20 +24,6 @@ FACIAL = "20261121_043601-facial_expressions"
 SWEEP = "20261121_043621-seed_sweep_test"
 RANDOM = "20261121_043627-random_test"
 LONG_AGO = datetime(2025, 1, 1, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def manifest_reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """Record every manifest the sync reads."""
-    reads: list[Path] = []
-    original = reading.read_manifest_file
-
-    def counting(path: Path):
-        reads.append(path)
-        return original(path)
-
-    monkeypatch.setattr(reading, "read_manifest_file", counting)
-    return reads
 
 
 def kinds(session: Session) -> list[tuple[str, str | None, str | None, str]]:
