@@ -1,0 +1,53 @@
+"""``insert_objects`` stores every kind of value the sync writes, in any mix of nulls, hands back
+keys in order, and upserts, on both databases."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from sessions.bulk_insert import insert_objects
+from sessions.models import Session, SessionStats
+
+pytestmark = pytest.mark.django_db
+
+WHEN = datetime(2026, 11, 21, 4, 36, 1, 123456, tzinfo=timezone.utc)
+
+
+def session(name: str, **fields) -> Session:
+    return Session(name=name, status="completed", status_source="watchdog", status_changed_at=WHEN,
+                   created_at=WHEN, last_activity_at=WHEN, first_seen_at=WHEN, updated_at=WHEN, **fields)
+
+
+def test_sessions_are_stored_with_their_keys_in_order() -> None:
+    sessions = [
+        session("a ünïcode 'quoted' name", folder_mtime_ns=1_700_000_000_123_456_789, images_actual=3,
+                completion_percentage=42.5, sync_error="a\nnew line", cover_image="x.png"),
+        session("b", folder_mtime_ns=None, completion_percentage=None, sync_error=None, forgotten_at=WHEN),
+        session("c"),
+    ]
+    insert_objects(sessions, returning_pk=True)
+    stored = {row.pk: row for row in Session.objects.all()}
+    assert [stored[s.pk].name for s in sessions] == [s.name for s in sessions]
+    first, second = stored[sessions[0].pk], stored[sessions[1].pk]
+    assert (first.folder_mtime_ns, first.images_actual, first.completion_percentage, first.sync_error) == (
+        1_700_000_000_123_456_789, 3, 42.5, "a\nnew line")
+    assert first.cover_image == "x.png" and first.created_at == WHEN
+    assert (second.folder_mtime_ns, second.completion_percentage, second.sync_error, second.forgotten_at) == (
+        None, None, None, WHEN)
+
+
+def test_a_column_null_in_every_row_and_an_upsert() -> None:
+    owners = [session(name) for name in ("a", "b")]
+    insert_objects(owners, returning_pk=True)
+    rows = [SessionStats(session_id=owner.pk, stats_computed_at=WHEN, stats_version=1, sd_model=None,
+                         placeholders={"Expression": 2}, variations_summary={}) for owner in owners]
+    insert_objects(rows, update_conflicts_on=["session"], update_fields=["sd_model", "placeholders"])
+    again = [SessionStats(session_id=owners[0].pk, stats_computed_at=WHEN, stats_version=1, sd_model="v1-5",
+                          placeholders={"nested": {"list": [1, None, "two"]}}, variations_summary={})]
+    insert_objects(again, update_conflicts_on=["session"], update_fields=["sd_model", "placeholders"])
+    stored = {row.session_id: row for row in SessionStats.objects.all()}
+    assert (stored[owners[0].pk].sd_model, stored[owners[0].pk].placeholders) == (
+        "v1-5", {"nested": {"list": [1, None, "two"]}})
+    assert (stored[owners[1].pk].sd_model, stored[owners[1].pk].placeholders) == (None, {"Expression": 2})
