@@ -10,8 +10,10 @@ as with ``bulk_create``.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connections, models, router
 
 _PLAIN = (models.IntegerField, models.CharField, models.TextField, models.BooleanField, models.FloatField,
@@ -22,7 +24,32 @@ def _converter(field: models.Field, connection: Any) -> Callable[[Any], Any] | N
     """How a value of ``field`` is handed to the driver; None: as it is."""
     if isinstance(field, _PLAIN):
         return None
-    return lambda value: field.get_db_prep_save(value, connection)
+    prepare: Callable[[Any], Any] = lambda value: field.get_db_prep_save(value, connection)  # noqa: E731
+    if isinstance(field, models.DateTimeField) and settings.USE_TZ:
+        return _aware_datetimes(prepare, connection)
+    return prepare
+
+
+def _aware_datetimes(prepare: Callable[[Any], Any], connection: Any) -> Callable[[Any], Any]:
+    """An aware datetime as the backend adapts it (Django's conversion checks and converts each
+    value through five layers: 7 µs a value, a sixth of a first sync's time on SQLite, where
+    every session, stats row and event carries several); anything else through Django's."""
+    if connection.vendor == "sqlite":  # text in the connection's zone, as Django's adapter writes it
+        zone = connection.timezone
+
+        def to_text(value: Any) -> Any:
+            if type(value) is datetime and value.tzinfo is not None:
+                return value.astimezone(zone).replace(tzinfo=None).isoformat(" ")
+            return prepare(value)
+
+        return to_text
+    if connection.vendor == "postgresql":  # psycopg takes it as it is
+
+        def as_it_is(value: Any) -> Any:
+            return value if type(value) is datetime and value.tzinfo is not None else prepare(value)
+
+        return as_it_is
+    return prepare
 
 
 def insert_objects(objs: Sequence[models.Model], *, returning_pk: bool = False,

@@ -4,6 +4,7 @@ keys in order, and upserts, on both databases."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -16,8 +17,9 @@ WHEN = datetime(2026, 11, 21, 4, 36, 1, 123456, tzinfo=timezone.utc)
 
 
 def session(name: str, **fields) -> Session:
-    return Session(name=name, status="completed", status_source="watchdog", status_changed_at=WHEN,
-                   created_at=WHEN, last_activity_at=WHEN, first_seen_at=WHEN, updated_at=WHEN, **fields)
+    return Session(**{"name": name, "status": "completed", "status_source": "watchdog", "status_changed_at": WHEN,
+                      "created_at": WHEN, "last_activity_at": WHEN, "first_seen_at": WHEN, "updated_at": WHEN,
+                      **fields})
 
 
 def test_sessions_are_stored_with_their_keys_in_order() -> None:
@@ -51,3 +53,17 @@ def test_a_column_null_in_every_row_and_an_upsert() -> None:
     assert (stored[owners[0].pk].sd_model, stored[owners[0].pk].placeholders) == (
         "v1-5", {"nested": {"list": [1, None, "two"]}})
     assert (stored[owners[1].pk].sd_model, stored[owners[1].pk].placeholders) == (None, {"Expression": 2})
+
+
+def test_datetimes_of_any_zone_are_stored_as_the_same_moment() -> None:
+    moments = [WHEN, datetime(2026, 7, 14, 22, 30, tzinfo=ZoneInfo("Europe/Paris")),
+               datetime(2026, 1, 1, 0, 0, 0, 1, tzinfo=ZoneInfo("America/Los_Angeles")),
+               datetime(1999, 12, 31, 23, 59, 59, tzinfo=timezone.utc)]
+    sessions = [session(f"s{number}", last_activity_at=moment, forgotten_at=None if number % 2 else moment)
+                for number, moment in enumerate(moments)]
+    insert_objects(sessions, returning_pk=True)
+    for stored, moment in zip(Session.objects.order_by("name"), moments, strict=True):
+        assert stored.last_activity_at == moment
+        assert stored.forgotten_at == (None if stored.name in ("s1", "s3") else moment)
+    # What Django's own writes give: a filter on the same moment finds the row.
+    assert Session.objects.filter(last_activity_at=moments[1]).get().name == "s1"
