@@ -96,7 +96,7 @@ def iter_folder_states(results_dir: Path) -> Iterator[FolderState]:
                     if not entry.is_dir(follow_symlinks=False):
                         continue
                     name = entry.name
-                    if name == DRYRUN_FOLDER or name[0] == "." or not _is_storable(name):
+                    if not is_session_folder_name(name) or not _is_storable(name):
                         continue
                     folder = entry.stat(follow_symlinks=False)
                 except FileNotFoundError:
