@@ -11,6 +11,7 @@ exactly what is stored, and the sync has nothing to read.
 from __future__ import annotations
 
 import hashlib
+import struct
 from collections.abc import Iterable
 from datetime import datetime
 from typing import NamedTuple
@@ -22,9 +23,9 @@ from sessions.scanning import FolderState
 from sessions.services.known import StoredState, any_outdated_stats, load_states
 from sessions.stats import STATS_VERSION
 
-# Stands for None in a digest: before Python 3.12 the hash of None changes from one process to
-# the next. No folder has this mtime (the year 1823), inode or size.
-_NONE = -(1 << 62)
+# Each state's five numbers, as they are in nearly every state (a folder without a manifest has
+# None for two; a number out of range cannot be packed): a text of them stands in then.
+_PACK = struct.Struct("<5q").pack
 _BITS = 64
 
 
@@ -48,16 +49,19 @@ def database_marks() -> DatabaseMarks:
 
 
 def states_digest(states: Iterable[StoredState | FolderState]) -> tuple[int, int]:
-    """How many states, and one digest of them all, whatever their order and in any process:
-    the sum of each state's hash, its name by BLAKE2b (Python's hash of a text changes from one
-    process to the next; that of numbers and of tuples of numbers does not), kept to a signed
-    64-bit number, what a BigIntegerField holds."""
-    name_key, number = hashlib.blake2b, int.from_bytes
+    """How many states, and one digest of them all, whatever their order and in any process: the
+    sum of each state's BLAKE2b, kept to a signed 64-bit number, what a BigIntegerField holds.
+    (Python's own hash of a state's tuple would be cheaper, but summed it is nearly linear in
+    the tuple's parts: two folders swapping names gave the same sum about one time in twenty.)"""
+    blake2b, number, pack, error = hashlib.blake2b, int.from_bytes, _PACK, struct.error
     total = count = 0
     for state in states:
-        values = state[1:] if None not in state else tuple(_NONE if value is None else value for value in state[1:])
-        total += hash((number(name_key(state[0].encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little"),
-                       *values))
+        try:
+            numbers = b"p" + pack(*state[1:])
+        except error:
+            numbers = b"r" + repr(state[1:]).encode("ascii") + b"\0"  # no folder name holds a NUL
+        total += number(blake2b(numbers + state[0].encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                        "little")
         count += 1
     total &= (1 << _BITS) - 1
     return count, total - (1 << _BITS) if total >> (_BITS - 1) else total
