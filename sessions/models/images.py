@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connections, models
 from django.db.models import ExpressionWrapper, F, OrderBy, Q
 
+from sessions.bulk_insert import copy_rows
 from sessions.models.session import Session
 from sessions.stats import from_ns
 
@@ -56,17 +57,12 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
             if row[params_position] is not None:
                 row[params_position] = adapt_json(row[params_position], None)
             prepared.append(row)
-        with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                # COPY is several times faster than psycopg's pipelined executemany. It runs on the
-                # driver's cursor, so its errors are turned into Django's here (IntegrityError…).
-                with connection.wrap_database_errors, cursor.cursor.copy(
-                    f"COPY {table} ({column_list}) FROM STDIN"
-                ) as copy:
-                    for row in prepared:
-                        copy.write_row(row)
-            else:
-                placeholders = ", ".join(["%s"] * len(columns))
+        if connection.vendor == "postgresql":  # several times faster than psycopg's pipelined executemany
+            copy_rows(connection, table=str(model._meta.db_table), columns=[str(column) for column in columns],
+                      rows=prepared)
+        else:
+            placeholders = ", ".join(["%s"] * len(columns))
+            with connection.cursor() as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)
         return len(prepared)
 

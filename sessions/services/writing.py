@@ -17,7 +17,7 @@ from pathlib import Path
 from django.db import DatabaseError, IntegrityError, transaction
 
 from sessions.bulk_insert import insert_objects
-from sessions.changes import stamp_changes
+from sessions.changes import reserve_changes, stamp_changes
 from sessions.image_files import cover_image
 from sessions.lifecycle import (
     TransitionRefused,
@@ -124,8 +124,6 @@ class SessionBatchWriter:
         }
         now = self.clock()
         with transaction.atomic():
-            created = self._create_sessions([read for read in reads if read.name not in existing], now)
-            sessions = {**existing, **{s.name: s for s in created}}
             restored = [s for s in existing.values() if s.is_missing]
             for read in reads:
                 if read.name in existing:
@@ -134,15 +132,19 @@ class SessionBatchWriter:
                     report.errors[read.name] = read.error
                     logger.warning("%s: %s", read.name, read.error)
             Session.objects.bulk_update(list(existing.values()), _SESSION_SYNC_FIELDS)
-            stamp_changes([session.pk for session in sessions.values()])
+            # Rows first, then the change counter, as every writer locks them (lifecycle).
+            stamp_changes([session.pk for session in existing.values()])
+            created = self._create_sessions([read for read in reads if read.name not in existing], now)
+            sessions = {**existing, **{s.name: s for s in created}}
             readable = [read for read in reads if not read.error]
             if self.rebuild:
                 ids = [sessions[read.name].pk for read in readable]
                 SessionStats.objects.filter(session_id__in=ids).delete()
                 SessionImage.objects.filter(session_id__in=ids).delete()
-            self._write_stats(readable, sessions, now)
+            new = {session.pk for session in created}
+            self._write_stats(readable, sessions, now, new=new)
             written, deleted = write_images(plans, sessions)
-            self._write_search_documents(plans, sessions)
+            self._write_search_documents(plans, sessions, new=new)
             record_events(restored_events(restored), now=now)
             status_changes = sum(
                 self._apply_manifest_status(sessions[read.name], read, now)
@@ -161,12 +163,16 @@ class SessionBatchWriter:
         report.unreadable_images += sum(plan.unreadable for plan in plans.values())
 
     def _create_sessions(self, reads: list[FolderRead], now: datetime) -> list[Session]:
+        if not reads:
+            return []
         sessions = []
-        for read in reads:
+        # Each new session is written with its change number: numbering them afterwards wrote
+        # each row a second time, with every index it has.
+        for change, read in enumerate(reads, start=reserve_changes(len(reads))):
             status = status_at_discovery(manifest_status=read.manifest.status if read.manifest else None,
                                          has_manifest=read.listing is not None and read.listing.has_manifest)
             session = Session(name=read.name, status=status, status_source=EventSource.WATCHDOG,
-                              status_changed_at=now, first_seen_at=now)
+                              status_changed_at=now, first_seen_at=now, change_seq=change)
             self._update_session_fields(session, read, now)
             if read.listing is None:  # unreadable folder: nothing known but its name
                 session.created_at = session.last_activity_at = now
@@ -205,7 +211,8 @@ class SessionBatchWriter:
         session.completion_percentage = read.counts.completion_percentage
         session.cover_image = cover_image((record.filename, record.index, record.exists) for record in read.records)
 
-    def _write_stats(self, reads: list[FolderRead], sessions: dict[str, Session], now: datetime) -> None:
+    def _write_stats(self, reads: list[FolderRead], sessions: dict[str, Session], now: datetime, *,
+                     new: set[int]) -> None:
         sessions_by_pk = {session.pk: session for session in sessions.values()}
         rows = [
             SessionStats(session_id=sessions[read.name].pk, stats_computed_at=now,
@@ -216,14 +223,13 @@ class SessionBatchWriter:
         ]
         for row in rows:  # with the session's counts, written in this same transaction
             row.rendered = render(stats_object(row, sessions_by_pk[row.session_id]))
-        if rows:
-            insert_objects(rows, update_conflicts_on=["session"], update_fields=[*_STATS_FIELDS, "rendered"])
+        _insert_or_replace(rows, new=new, update_fields=[*_STATS_FIELDS, "rendered"])
         without = [sessions[read.name].pk for read in reads if read.stats is None]
         if without:
             SessionStats.objects.filter(session_id__in=without).delete()
 
     @staticmethod
-    def _write_search_documents(plans: dict[str, ImagePlan], sessions: dict[str, Session]) -> None:
+    def _write_search_documents(plans: dict[str, ImagePlan], sessions: dict[str, Session], *, new: set[int]) -> None:
         """Each session's own words (with its tags and note) and its images' distinct words."""
         ids = {name: sessions[name].pk for name in plans}
         metadata = dict(SessionMetadata.objects.filter(session_id__in=ids.values())
@@ -231,7 +237,7 @@ class SessionBatchWriter:
         rows = [SessionSearch(session_id=ids[name], images_text=images_text(sorted(plan.texts.values())),
                               own_text=own_text(words=plan.session_words, metadata=metadata.get(ids[name], "")))
                 for name, plan in plans.items()]
-        insert_objects(rows, update_conflicts_on=["session"], update_fields=["own_text", "images_text"])
+        _insert_or_replace(rows, new=new, update_fields=["own_text", "images_text"])
 
     @staticmethod
     def _apply_manifest_status(session: Session, read: FolderRead, now: datetime) -> bool:
@@ -245,3 +251,12 @@ class SessionBatchWriter:
                         session.status, exc)
             return False
         return event is not None
+
+
+def _insert_or_replace(rows: list[SessionStats] | list[SessionSearch], *, new: set[int],
+                       update_fields: list[str]) -> None:
+    """A session's one row of ``rows``' model: a plain insert for a session created in this batch
+    (on PostgreSQL a COPY, several times cheaper than an upsert), else replacing what is stored."""
+    insert_objects([row for row in rows if row.session_id in new])
+    insert_objects([row for row in rows if row.session_id not in new],
+                   update_conflicts_on=["session"], update_fields=update_fields)

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 
 from sessions.bulk_insert import insert_objects
 from sessions.models import Session, SessionStats
@@ -67,3 +68,38 @@ def test_datetimes_of_any_zone_are_stored_as_the_same_moment() -> None:
         assert stored.forgotten_at == (None if stored.name in ("s1", "s3") else moment)
     # What Django's own writes give: a filter on the same moment finds the row.
     assert Session.objects.filter(last_activity_at=moments[1]).get().name == "s1"
+
+
+def test_texts_and_json_that_need_escaping_in_a_plain_insert() -> None:
+    """On PostgreSQL a plain insert goes by COPY, whose text format escapes tabs, new lines and
+    backslashes itself."""
+    awkward = 'tab\there, back\\slash, "quotes", CR\r\nLF, \\N, ünïcode ✓'
+    owner = session(awkward, sync_error=awkward)
+    insert_objects([owner], returning_pk=True)
+    placeholders = {awkward: [awkward, None, 1.5, {"\\": "\t"}]}
+    insert_objects([SessionStats(session_id=owner.pk, stats_computed_at=WHEN, stats_version=1, sd_model=awkward,
+                                 placeholders=placeholders, variations_summary={})])
+    stored = Session.objects.get(pk=owner.pk)
+    assert (stored.name, stored.sync_error) == (awkward, awkward)
+    stats = SessionStats.objects.get(session_id=owner.pk)
+    assert (stats.sd_model, stats.placeholders) == (awkward, placeholders)
+
+
+def test_keys_handed_out_are_not_handed_out_again() -> None:
+    inserted = [session(name) for name in ("a", "b", "c")]
+    insert_objects(inserted, returning_pk=True)
+    later = Session.objects.create(**{field: getattr(session("d"), field) for field in (
+        "name", "status", "status_source", "status_changed_at", "created_at", "last_activity_at", "first_seen_at",
+        "updated_at")})
+    assert later.pk not in {s.pk for s in inserted}
+    insert_objects(more := [session("e")], returning_pk=True)
+    assert more[0].pk not in {later.pk, *(s.pk for s in inserted)}
+    assert Session.objects.count() == 5
+
+
+def test_a_row_that_breaks_a_constraint_is_django_s_integrity_error() -> None:
+    """The sync's writer tells a collision with a concurrent sync by it."""
+    insert_objects([session("a")], returning_pk=True)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_objects([session("b"), session("a")], returning_pk=True)
+    assert list(Session.objects.values_list("name", flat=True)) == ["a"]
