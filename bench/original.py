@@ -11,9 +11,10 @@ project; PYTHON is that virtualenv's interpreter (default: PATH/.venv/bin/python
 PATH/venv/bin/python). Without a usable original the script says why and measures ours alone.
 
 For each size, in a fresh process: ours is synced into a fresh SQLite database and served by
-granian as `manage.py serve` runs it; the original is served by uvicorn as its own CLI runs
-it, on the same folder, after its batch-compute has filled its stats cache. Both listen on
-127.0.0.1 with access logs off. For every endpoint the original has, the same question goes to
+granian as `manage.py serve` runs it (its access log on, written to a discarded output); the
+original is served by uvicorn on the same folder, after its batch-compute has filled its stats
+cache, without the reloading and the access log its own CLI turns on (both would slow it).
+Both listen on 127.0.0.1. For every endpoint the original has, the same question goes to
 each server in turn (ours first on even rounds, the original first on odd ones), over one
 kept-alive connection per server, after 5 unmeasured rounds; the table gives each side's
 median of REQUESTS and how many times faster ours is. "304" rows send the ETag of a first
