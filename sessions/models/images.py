@@ -9,7 +9,7 @@ from typing import Any
 from django.db import connections, models
 from django.db.models import ExpressionWrapper, F, OrderBy, Q
 
-from sessions.bulk_insert import copy_rows
+from sessions.bulk_insert import copy_rows, json_text
 from sessions.models.session import Session
 from sessions.stats import from_ns
 
@@ -41,21 +41,22 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
                    for name in self.INSERT_FIELDS]
         json_position = self.INSERT_FIELDS.index("applied_variations")
         params_position = self.INSERT_FIELDS.index("params")
-        adapt_json = connection.ops.adapt_json_value
         table = connection.ops.quote_name(str(model._meta.db_table))
         column_list = ", ".join(connection.ops.quote_name(str(column)) for column in columns)
         prepared = []
-        # A run repeats a handful of variation combinations: encode each combination once.
-        encoded: dict[tuple, Any] = {}
+        # A run repeats a handful of variation combinations: encode each combination once, as
+        # text (what Django hands SQLite, and what COPY reads a JSON column from; PostgreSQL's
+        # own adapter would encode it again for every row).
+        encoded: dict[tuple, str] = {}
         for values in rows:
             row = list(values)
             variations = row[json_position]
             key = tuple(variations.items())
             if key not in encoded:
-                encoded[key] = adapt_json(variations, None)
+                encoded[key] = json_text(variations)
             row[json_position] = encoded[key]
             if row[params_position] is not None:
-                row[params_position] = adapt_json(row[params_position], None)
+                row[params_position] = json_text(row[params_position])
             prepared.append(row)
         if connection.vendor == "postgresql":  # several times faster than psycopg's pipelined executemany
             copy_rows(connection, table=str(model._meta.db_table), columns=[str(column) for column in columns],
