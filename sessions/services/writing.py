@@ -256,7 +256,8 @@ class SessionBatchWriter:
 def _insert_or_replace(rows: list[SessionStats] | list[SessionSearch], *, new: set[int],
                        update_fields: list[str]) -> None:
     """A session's one row of ``rows``' model: a plain insert for a session created in this batch
-    (on PostgreSQL a COPY, several times cheaper than an upsert), else replacing what is stored."""
+    (on PostgreSQL a COPY, which spares the driver quoting every value into one statement and
+    parsing it again), else replacing what is stored."""
     insert_objects([row for row in rows if row.session_id in new])
     insert_objects([row for row in rows if row.session_id not in new],
                    update_conflicts_on=["session"], update_fields=update_fields)
