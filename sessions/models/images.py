@@ -41,8 +41,6 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
                    for name in self.INSERT_FIELDS]
         json_position = self.INSERT_FIELDS.index("applied_variations")
         params_position = self.INSERT_FIELDS.index("params")
-        table = connection.ops.quote_name(str(model._meta.db_table))
-        column_list = ", ".join(connection.ops.quote_name(str(column)) for column in columns)
         prepared = []
         # A run repeats a handful of variation combinations: encode each combination once, as
         # text (what Django hands SQLite, and what COPY reads a JSON column from; PostgreSQL's
@@ -62,6 +60,8 @@ class SessionImageQuerySet(models.QuerySet["SessionImage"]):
             copy_rows(connection, table=str(model._meta.db_table), columns=[str(column) for column in columns],
                       rows=prepared)
         else:
+            table = connection.ops.quote_name(str(model._meta.db_table))
+            column_list = ", ".join(connection.ops.quote_name(str(column)) for column in columns)
             placeholders = ", ".join(["%s"] * len(columns))
             with connection.cursor() as cursor:
                 cursor.executemany(f"INSERT INTO {table} ({column_list}) VALUES ({placeholders})", prepared)
